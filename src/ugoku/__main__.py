@@ -1,0 +1,5 @@
+import sys
+
+from ugoku.cli import main
+
+sys.exit(main())

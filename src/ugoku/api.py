@@ -1,0 +1,229 @@
+"""Public entry points: `animate()` a portrait from a driving video, `animate_motion()` from MotionFrames.
+
+The pipeline (see docs/architecture in the README): detect & crop -> track -> motion -> retarget ->
+render (with paste-back) -> encode. Each stage has its own options dataclass; `AnimateOptions` only
+groups them. Frames stream through one at a time: nothing holds the whole video.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+
+from ugoku.errors import InputError
+from ugoku.face.source import CropOptions, SourceFace, find_source_face
+from ugoku.face.tracker import FaceTracker, OneEuroFilter, SmoothOptions
+from ugoku.io.image import ImageLimits, check_output_path, read_image
+from ugoku.io.video import EncodeOptions, VideoLimits, VideoSink, VideoSource
+from ugoku.motion.pose import HeadFrame, MotionExtractor, MotionFrame
+from ugoku.motion.retarget import Retargeter, RetargetOptions
+from ugoku.render.warp import Renderer, RenderOptions
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class AnimateOptions:
+    """The options of every stage, composed. pasteback=False writes the square crop instead of the
+    full photo. max_frames stops after that many driving frames (None: all)."""
+
+    crop: CropOptions = field(default_factory=CropOptions)
+    smooth: SmoothOptions = field(default_factory=SmoothOptions)
+    retarget: RetargetOptions = field(default_factory=RetargetOptions)
+    render: RenderOptions = field(default_factory=RenderOptions)
+    encode: EncodeOptions = field(default_factory=EncodeOptions)
+    pasteback: bool = True
+    max_frames: int | None = None
+
+
+@dataclass(frozen=True)
+class AnimateResult:
+    """What an animation produced. stage_ms: mean milliseconds per frame for each stage."""
+
+    output: Path
+    frames: int
+    lost_frames: int
+    seconds: float
+    width: int
+    height: int
+    stage_ms: dict
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+class StageClock:
+    """Accumulates wall time per named stage."""
+
+    def __init__(self):
+        self.total: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str):
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.total[name] = self.total.get(name, 0.0) + time.perf_counter() - t
+
+    def per_frame_ms(self, frames: int) -> dict:
+        return {k: 1e3 * v / max(1, frames) for k, v in self.total.items()}
+
+
+def load_source(path: str | os.PathLike, options: CropOptions = CropOptions(),
+                limits: ImageLimits = ImageLimits()) -> SourceFace:
+    """Read a photo and find the face to animate; InputError naming the file if there is none."""
+    image = read_image(path, limits)
+    face = find_source_face(image, options)
+    if not face:
+        hint = ("use a photo in which the face is clearly visible and roughly frontal"
+                if face.n_faces == 0 else "pick another --face-index")
+        raise InputError(f"{path}: {face.reason}; {hint}.")
+    return face
+
+
+def make_renderer(face: SourceFace, pasteback: bool, options: RenderOptions = RenderOptions()) -> Renderer:
+    """A renderer onto the full photo (paste-back) or onto the crop."""
+    if pasteback:
+        return Renderer(face.landmarks, face.crop.shape[0], face.image, face.M_crop2orig, options)
+    return Renderer(face.landmarks, face.crop.shape[0], face.crop, np.array([[1.0, 0, 0], [0, 1.0, 0]]), options)
+
+
+class DrivingMotion:
+    """Track -> smooth -> motion over a stream of RGB frames.
+
+    Yields one MotionFrame per frame, or None for frames before the first face is found (the output
+    shows the source at rest there). Frames where the face is lost repeat the last motion with
+    tracked=False. `reference` (normalised landmarks) is set at the first tracked frame.
+    """
+
+    def __init__(self, frames: Iterable[np.ndarray], fps: float, smooth: SmoothOptions = SmoothOptions(),
+                 clock: StageClock | None = None):
+        self.frames = frames
+        self.dt = 1.0 / float(fps)
+        self.smooth = smooth
+        self.clock = clock or StageClock()
+        self.extractor = MotionExtractor()
+        self.count = 0
+        self.lost = 0
+        self.tracked = 0
+
+    @property
+    def reference(self) -> np.ndarray | None:
+        return self.extractor.reference
+
+    def __iter__(self) -> Iterator[MotionFrame | None]:
+        clock = self.clock
+        last: MotionFrame | None = None
+        filt: OneEuroFilter | None = None
+        with FaceTracker() as tracker:
+            it = iter(self.frames)
+            while True:
+                with clock("decode"):
+                    rgb = next(it, None)
+                if rgb is None:
+                    return
+                self.count += 1
+                with clock("track"):
+                    pts = tracker(rgb)
+                with clock("motion"):
+                    if pts is None:
+                        self.lost += 1
+                        motion = replace(last, tracked=False) if last is not None else None
+                    else:
+                        self.tracked += 1
+                        if filt is None:
+                            filt = OneEuroFilter(self.smooth, scale=HeadFrame.of(pts).scale)
+                        motion = last = self.extractor(filt(pts, self.dt))
+                yield motion
+
+
+def render_stream(face: SourceFace, motions: Iterable[MotionFrame | None],
+                  reference: Callable[[], np.ndarray | None], sink: VideoSink, options: AnimateOptions,
+                  clock: StageClock, progress: Progress | None = None, total: int = 0) -> int:
+    """Retarget, render and encode each motion; returns the number of frames written."""
+    renderer = make_renderer(face, options.pasteback, options.render)
+    retargeter: Retargeter | None = None
+    n = 0
+    for motion in motions:
+        with clock("render"):
+            if motion is None:
+                frame = renderer.canvas
+            else:
+                if retargeter is None:
+                    retargeter = Retargeter(face.landmarks, reference(), options.retarget)
+                frame = renderer.render(retargeter(motion))
+        with clock("encode"):
+            sink.write(frame)
+        n += 1
+        if progress:
+            progress(n, total)
+        if options.max_frames and n >= options.max_frames:
+            break
+    return n
+
+
+def output_size(face: SourceFace, pasteback: bool) -> tuple[int, int]:
+    img = face.image if pasteback else face.crop
+    return img.shape[1], img.shape[0]
+
+
+def animate(source: str | os.PathLike, driving: str | os.PathLike, output: str | os.PathLike,
+            options: AnimateOptions = AnimateOptions(), progress: Progress | None = None,
+            video_limits: VideoLimits = VideoLimits()) -> AnimateResult:
+    """Animate the face in `source` (a photo) with the motion of `driving` (a video) into `output`
+    (an H.264 MP4 at the driver's frame rate, with the driver's audio).
+
+    Raises InputError / OutputError (one sentence naming the file and the fix) for bad input; no
+    output file is left behind on any error.
+    """
+    out = check_output_path(output, (".mp4", ".mov"))
+    t0 = time.perf_counter()
+    clock = StageClock()
+    with clock("source"):
+        face = load_source(source, options.crop)
+    with VideoSource(driving, video_limits) as video:
+        info = video.info
+        w, h = output_size(face, options.pasteback)
+        total = info.frame_count
+        if options.max_frames:
+            total = min(total, options.max_frames) if total else options.max_frames
+        motions = DrivingMotion(video.frames(), float(info.fps), options.smooth, clock)
+        with VideoSink(out, w, h, info.fps, audio_from=info.path if info.has_audio else None,
+                       options=options.encode) as sink:
+            n = render_stream(face, motions, lambda: motions.reference, sink, options, clock, progress, total)
+            if motions.tracked == 0:
+                raise InputError(f"{driving}: no face was found in any of its {motions.count} frames; "
+                                 "use a driving video that shows a face.")
+            with clock("encode"):
+                sink.commit()
+    seconds = time.perf_counter() - t0
+    stage = clock.per_frame_ms(n)
+    stage.pop("source", None)
+    return AnimateResult(out, n, motions.lost, seconds, w, h, stage)
+
+
+def animate_motion(face: SourceFace, motions: Iterable[MotionFrame], fps: float | Fraction,
+                   output: str | os.PathLike, options: AnimateOptions = AnimateOptions(),
+                   progress: Progress | None = None, total: int = 0) -> AnimateResult:
+    """Animate a prepared SourceFace with MotionFrames authored on the source itself (built-in
+    motions, templates). The motion's reference is the source's own normalised landmarks."""
+    out = check_output_path(output, (".mp4", ".mov"))
+    t0 = time.perf_counter()
+    clock = StageClock()
+    reference = HeadFrame.of(face.landmarks.astype(np.float64)).normalise(face.landmarks.astype(np.float64))
+    w, h = output_size(face, options.pasteback)
+    with VideoSink(out, w, h, Fraction(fps).limit_denominator(1001), options=options.encode) as sink:
+        n = render_stream(face, motions, lambda: reference, sink, options, clock, progress, total)
+        with clock("encode"):
+            sink.commit()
+    seconds = time.perf_counter() - t0
+    return AnimateResult(out, n, 0, seconds, w, h, clock.per_frame_ms(n))

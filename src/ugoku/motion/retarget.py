@@ -1,0 +1,129 @@
+"""Retarget: apply a driver's MotionFrame to the source face, hierarchically (after X-Portrait).
+
+Global head pose and local regions (brows, eyes, lips) each have an on/off switch and a multiplier.
+Relative mode (default) applies the driver's *change* since its reference frame, so the source keeps
+its own face shape; absolute mode gives the selected regions the driver's shape and the head the
+driver's orientation.
+
+Convention: points (478, 3) in source-crop pixels, z in the scale of x.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ugoku.errors import OptionError
+from ugoku.face import landmarks as L
+from ugoku.motion.pose import HeadFrame, MotionFrame, procrustes
+
+ALL_REGIONS = ("pose", "brows", "eyes", "lips")
+_RIGID = np.array(L.RIGID)
+
+
+@dataclass(frozen=True)
+class RetargetOptions:
+    """mode: 'relative' or 'absolute'. regions: which of pose, brows, eyes, lips follow the driver.
+    expression_scale multiplies every local region; brows/eyes/lips_scale multiply one each;
+    pose_scale multiplies head rotation angle, scale change and translation."""
+
+    mode: str = "relative"
+    regions: tuple[str, ...] = ALL_REGIONS
+    expression_scale: float = 1.0
+    pose_scale: float = 1.0
+    brows_scale: float = 1.0
+    eyes_scale: float = 1.0
+    lips_scale: float = 1.0
+    region_falloff: float = 0.35   # face-size units over which a region's influence fades
+
+    def __post_init__(self):
+        if self.mode not in ("relative", "absolute"):
+            raise OptionError(f"retarget mode must be 'relative' or 'absolute', not {self.mode!r}.")
+        bad = [r for r in self.regions if r not in ALL_REGIONS]
+        if bad:
+            raise OptionError(f"unknown region(s) {', '.join(bad)}; choose from {', '.join(ALL_REGIONS)}.")
+        for name in ("expression_scale", "pose_scale", "brows_scale", "eyes_scale", "lips_scale"):
+            v = getattr(self, name)
+            if not (-3.0 <= v <= 3.0):
+                raise OptionError(f"{name.replace('_', '-')} must be between -3 and 3, not {v}.")
+
+
+@dataclass(frozen=True)
+class TargetFace:
+    """Where the source's landmarks go in one output frame, and the rigid head motion that got them
+    there: rigid(p) = scale * rotation @ (p - center) + center + translation (crop pixels)."""
+
+    points: np.ndarray
+    rotation: np.ndarray
+    scale: float
+    translation: np.ndarray
+    center: np.ndarray
+
+    def rigid(self, p: np.ndarray) -> np.ndarray:
+        return self.scale * (p - self.center) @ self.rotation.T + self.center + self.translation
+
+
+def scale_rotation(R: np.ndarray, k: float) -> np.ndarray:
+    """R raised to the power k (same axis, k times the angle)."""
+    if k == 1.0:
+        return R
+    rvec, _ = cv2.Rodrigues(np.asarray(R, dtype=np.float64))
+    out, _ = cv2.Rodrigues(rvec * k)
+    return out
+
+
+def region_weights(points_norm: np.ndarray, options: RetargetOptions) -> np.ndarray:
+    """Per-landmark expression weight (478,), smooth across region borders."""
+    pts = points_norm[:, :2]
+    total = np.zeros(len(pts))
+    mass = np.zeros(len(pts))
+    scales = {"brows": options.brows_scale, "eyes": options.eyes_scale, "lips": options.lips_scale}
+    for name, core in L.REGIONS.items():
+        core = np.array(core)
+        d = np.linalg.norm(pts[:, None, :] - pts[None, core, :], axis=2).min(1)
+        w = np.exp(-0.5 * (d / options.region_falloff) ** 2)
+        w[core] = 1.0
+        mass += w
+        if name in options.regions:
+            total += w * scales[name] * options.expression_scale
+    return total / np.maximum(1.0, mass)
+
+
+class Retargeter:
+    """Maps MotionFrames of one driver onto one source face.
+
+    source_points: (478, 3) source landmarks in crop pixels. driver_reference: the driver's reference
+    landmarks normalised by its HeadFrame (MotionExtractor.reference); for motion authored on the source
+    itself (templates), pass the source's own normalised landmarks.
+    """
+
+    def __init__(self, source_points: np.ndarray, driver_reference: np.ndarray,
+                 options: RetargetOptions = RetargetOptions()):
+        self.options = options
+        self.source = np.asarray(source_points, dtype=np.float64)
+        self.frame = HeadFrame.of(self.source)
+        self.source_norm = self.frame.normalise(self.source)
+        ref = np.asarray(driver_reference, dtype=np.float64)
+        _, self.R_align, _ = procrustes(ref[_RIGID], self.source_norm[_RIGID], with_scale=False)
+        self.driver_reference = ref
+        self.weights = region_weights(self.source_norm, options)[:, None]
+
+    def __call__(self, m: MotionFrame) -> TargetFace:
+        o = self.options
+        if o.mode == "relative":
+            expr = m.expression @ self.R_align.T
+        else:
+            expr = (self.driver_reference + m.expression) @ self.R_align.T - self.source_norm
+        shape = self.source_norm + self.weights * expr
+        if "pose" in o.regions:
+            R = m.rotation @ self.R_align.T if o.mode == "absolute" else m.rotation
+            R = scale_rotation(R, o.pose_scale)
+            s = float(m.scale) ** o.pose_scale
+            t = np.asarray(m.translation) * o.pose_scale
+        else:
+            R, s, t = np.eye(3), 1.0, np.zeros(3)
+        f = self.frame
+        points = f.center + f.scale * (s * shape @ R.T + t)
+        return TargetFace(points=points, rotation=R, scale=s, translation=f.scale * t, center=f.center)

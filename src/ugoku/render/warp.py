@@ -1,0 +1,219 @@
+"""Render: a backward dense map from the triangle mesh, sampled with cv2.remap.
+
+The target mesh is rasterised on a coarse grid over the crop (every `grid_stride` pixels): each grid
+point finds the nearest-to-camera triangle covering it and the point of the source it comes from.
+That grid map is interpolated onto the output pixels and `cv2.remap` samples the source image. The
+output is either the crop itself or the original photo at full resolution (paste-back): the two differ
+only in the affine `M_crop2canvas`, and in paste-back the pixels come from the original photo, so a
+3000-px portrait keeps its 3000-px detail.
+
+Conventions: images RGB uint8; points (x, y) pixel centres; grid point (i, j) sits at crop pixel
+((j + 0.5) * stride - 0.5, (i + 0.5) * stride - 0.5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from ugoku.motion.retarget import TargetFace
+from ugoku.render.mesh import KIND_RING, RenderMesh, RingOptions, build_mesh, draw_order, target_vertices
+
+
+RING_GRID_FACTOR = 4   # the falloff rings use a grid this many times coarser than the face
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """grid_stride: crop pixels between map samples (2 is finer, 4 is faster). border_feather: the
+    fraction of the crop near its edge over which any displacement fades to zero. rings: the falloff
+    rings outside the face."""
+
+    grid_stride: int = 2
+    border_feather: float = 0.06
+    rings: RingOptions = field(default_factory=RingOptions)
+
+
+def rasterize_map(dst: np.ndarray, src: np.ndarray, triangles: np.ndarray, base: np.ndarray,
+                  eps: float = 1e-4) -> np.ndarray:
+    """Backward map by rasterising triangles in order (later ones drawn over earlier ones).
+
+    dst: (N, 2) vertex positions in grid units; src: (N, 2) what each vertex samples; triangles: (M, 3)
+    in draw order; base: (H, W, 2) the map where no triangle covers (usually the identity), not
+    modified. Returns an (H, W, 2) float32 map: for each grid point, the `src` value interpolated in
+    the last triangle covering it. Degenerate (zero-area) target triangles are skipped.
+
+    A vectorised scanline rasteriser: spans per (triangle, row), pixels per span, a z-buffer of draw
+    ranks, and the per-triangle affine dst->src evaluated only at the winning pixels.
+    """
+    H, W = base.shape[:2]
+    out = base.astype(np.float32, copy=True)
+    P = dst[triangles].astype(np.float64)                # (M, 3, 2)
+    x, y = P[..., 0], P[..., 1]
+    det = (x[:, 1] - x[:, 0]) * (y[:, 2] - y[:, 0]) - (y[:, 1] - y[:, 0]) * (x[:, 2] - x[:, 0])
+    y0 = np.clip(np.ceil(y.min(1) - eps), 0, H).astype(np.int64)
+    y1 = np.clip(np.floor(y.max(1) + eps), -1, H - 1).astype(np.int64)
+    nrows = np.where(np.abs(det) > 1e-9, y1 - y0 + 1, 0).clip(0)
+    tri_of_row = np.repeat(np.arange(len(triangles)), nrows)
+    if tri_of_row.size == 0:
+        return out
+    row = y0[tri_of_row] + (np.arange(tri_of_row.size) - np.repeat(np.cumsum(nrows) - nrows, nrows))
+    # Span of each (triangle, row): intersect the row with the three edges.
+    xa, ya = x[tri_of_row], y[tri_of_row]                # (R, 3)
+    xb, yb = np.roll(xa, -1, axis=1), np.roll(ya, -1, axis=1)
+    r = row[:, None].astype(np.float64)
+    lo, hi = np.minimum(ya, yb), np.maximum(ya, yb)
+    crosses = (r >= lo - eps) & (r <= hi + eps)
+    dy = yb - ya
+    t = np.where(np.abs(dy) > 1e-12, (r - ya) / np.where(np.abs(dy) > 1e-12, dy, 1.0), 0.0)
+    xi = xa + np.clip(t, 0, 1) * (xb - xa)
+    flat_edge = np.abs(dy) <= 1e-12                      # a horizontal edge on this row spans both ends
+    xl = np.where(crosses, np.where(flat_edge, np.minimum(xa, xb), xi), np.inf).min(1)
+    xr = np.where(crosses, np.where(flat_edge, np.maximum(xa, xb), xi), -np.inf).max(1)
+    xs = np.clip(np.ceil(xl - eps), 0, W).astype(np.int64)
+    xe = np.clip(np.floor(xr + eps), -1, W - 1).astype(np.int64)
+    count = np.clip(xe - xs + 1, 0, None)
+    tri = np.repeat(tri_of_row, count)
+    if tri.size == 0:
+        return out
+    px = np.repeat(xs, count) + (np.arange(tri.size) - np.repeat(np.cumsum(count) - count, count))
+    pix = np.repeat(row, count) * W + px
+    # Later triangles win where they overlap: a z-buffer of draw ranks keeps the last one.
+    rank = np.arange(pix.size)
+    zbuf = np.full(H * W, -1, dtype=np.int64)
+    np.maximum.at(zbuf, pix, rank)
+    pix = np.flatnonzero(zbuf >= 0)
+    tri = tri[zbuf[pix]]
+    # Per-triangle affine map from grid (px, py) to src, from the barycentric coordinates:
+    # l1 = a1 px + b1 py + c1, l2 = a2 px + b2 py + c2, src = S0 + l1 (S1 - S0) + l2 (S2 - S0).
+    sdet = np.where(np.abs(det) > 1e-9, det, 1.0)
+    a1, b1 = (y[:, 2] - y[:, 0]) / sdet, -(x[:, 2] - x[:, 0]) / sdet
+    a2, b2 = -(y[:, 1] - y[:, 0]) / sdet, (x[:, 1] - x[:, 0]) / sdet
+    c1 = -(a1 * x[:, 0] + b1 * y[:, 0])
+    c2 = -(a2 * x[:, 0] + b2 * y[:, 0])
+    S = src[triangles].astype(np.float64)
+    d1, d2 = S[:, 1] - S[:, 0], S[:, 2] - S[:, 0]
+    A = np.empty((len(P), 3, 2))
+    A[:, 0] = a1[:, None] * d1 + a2[:, None] * d2
+    A[:, 1] = b1[:, None] * d1 + b2[:, None] * d2
+    A[:, 2] = S[:, 0] + c1[:, None] * d1 + c2[:, None] * d2
+    At = A.astype(np.float32)[tri]
+    gx = (pix % W).astype(np.float32)[:, None]
+    gy = (pix // W).astype(np.float32)[:, None]
+    val = gx * At[:, 0] + gy * At[:, 1] + At[:, 2]
+    out.reshape(-1, 2)[pix] = val
+    return out
+
+
+def border_feather_weights(size: int, stride: int, fraction: float) -> np.ndarray:
+    """(G, G) weights: 1 inside, smoothly 0 at the crop edge over `fraction` of the crop."""
+    g = -(-size // stride)
+    c = (np.arange(g) + 0.5) * stride - 0.5
+    edge = np.minimum(c + 0.5, size - 0.5 - c) / max(1e-6, fraction * size)
+    t = np.clip(edge, 0, 1)
+    w1 = t * t * (3 - 2 * t)
+    return np.minimum.outer(w1, w1).astype(np.float32)
+
+
+class Renderer:
+    """Renders target faces onto a canvas: the crop itself, or the original photo (paste-back).
+
+    canvas: RGB uint8 image the output is made of (and sampled from). M_crop2canvas: 2x3 affine from
+    crop pixels to canvas pixels (identity for the crop; the crop-to-original transform for
+    paste-back). `render()` returns the same buffer every call: consume it before the next call.
+    """
+
+    def __init__(self, source_points: np.ndarray, crop_size: int, canvas: np.ndarray,
+                 M_crop2canvas: np.ndarray, options: RenderOptions = RenderOptions()):
+        if crop_size % (RING_GRID_FACTOR * options.grid_stride):
+            raise ValueError(f"crop size {crop_size} must be a multiple of {RING_GRID_FACTOR * options.grid_stride}")
+        self.options = options
+        self.mesh: RenderMesh = build_mesh(source_points, options.rings)
+        self.crop_size = crop_size
+        s = options.grid_stride
+        self.grid_n = -(-crop_size // s)
+        c = (np.arange(self.grid_n) + 0.5) * s - 0.5
+        gx, gy = np.meshgrid(c, c)
+        self.identity = np.dstack([gx, gy]).astype(np.float32)          # crop coordinates
+        cc = (np.arange(self.grid_n // RING_GRID_FACTOR) + 0.5) * RING_GRID_FACTOR * s - 0.5
+        self.identity_coarse = np.dstack(np.meshgrid(cc, cc)).astype(np.float32)
+        self.feather = border_feather_weights(crop_size, s, options.border_feather)[..., None]
+        margin = options.border_feather * crop_size
+        self._band = int(np.ceil(margin / s)) + 1
+        ring_xy = self.mesh.src[:, :2]
+        # Feathering is needed only if the mesh reaches into the border band (faces near the edge).
+        self._feather_needed = bool((ring_xy.min() < margin) or (ring_xy.max() > crop_size - 1 - margin))
+        self.canvas = np.ascontiguousarray(canvas)
+        self.out = self.canvas.copy()
+        M = np.asarray(M_crop2canvas, dtype=np.float64)
+        self.M_crop2canvas = M
+        # Canvas region that can change: inside the last ring (fixed), within the crop's footprint.
+        last = self.mesh.src[-len(self.mesh.ring_anchor) // len(options.rings.factors):, :2]
+        x0, y0 = np.maximum(last.min(0) - 2 * s, -0.5)
+        x1, y1 = np.minimum(last.max(0) + 2 * s, crop_size - 0.5)
+        corners = np.array([[x0, y0], [x1, y0], [x0, y1], [x1, y1]]) @ M[:, :2].T + M[:, 2]
+        h, w = self.canvas.shape[:2]
+        cx0, cy0 = np.floor(corners.min(0)).astype(int)
+        cx1, cy1 = np.ceil(corners.max(0)).astype(int) + 1
+        self.region = (max(0, cx0), max(0, cy0), min(w, cx1), min(h, cy1))     # x0, y0, x1, y1
+        rx0, ry0, rx1, ry1 = self.region
+        # Affine from region pixels to grid units (for warpAffine with WARP_INVERSE_MAP).
+        Minv = cv2.invertAffineTransform(M)
+        A = Minv.copy()
+        A[:, 2] += Minv[:, :2] @ np.array([rx0, ry0], dtype=np.float64)
+        self.A_region2grid = ((A + np.array([[0, 0, 0.5], [0, 0, 0.5]])) / s
+                              - np.array([[0, 0, 0.5], [0, 0, 0.5]])).astype(np.float64)
+        self.region_size = (rx1 - rx0, ry1 - ry0)
+        # The map is upsampled as a displacement (small and smooth) added to exact pixel positions:
+        # OpenCV's warps quantise interpolation weights to 1/32, which would blur a still frame.
+        M32 = M.astype(np.float32)
+        self.grid_canvas = cv2.transform(self.identity, M32)
+        xs = np.arange(rx0, rx1, dtype=np.float32)
+        ys = np.arange(ry0, ry1, dtype=np.float32)
+        self.region_pos = np.dstack(np.meshgrid(xs, ys)).astype(np.float32)
+
+    def grid_map(self, target: TargetFace) -> tuple[np.ndarray, np.ndarray]:
+        """(G, G, 2) map in crop coordinates (which source point each grid point shows), and the
+        target mesh vertices (N, 3).
+
+        The falloff rings are smooth and cover most pixels, so they are rasterised on a grid
+        RING_GRID_FACTOR times coarser and upsampled (as a displacement); the face and its openings are drawn over them at
+        full grid resolution.
+        """
+        mesh = self.mesh
+        dst = target_vertices(mesh, target)
+        order = draw_order(mesh, dst)
+        tris = mesh.triangles[order]
+        is_ring = mesh.kind[order] == KIND_RING
+        s = self.options.grid_stride
+        # The coarse pass draws the whole mesh, so that upsampling never mixes in uncovered points.
+        coarse = rasterize_map((dst[:, :2] + 0.5) / (RING_GRID_FACTOR * s) - 0.5, mesh.src[:, :2], tris,
+                               self.identity_coarse)
+        coarse -= self.identity_coarse
+        base = self.identity + cv2.resize(coarse, (self.grid_n, self.grid_n), interpolation=cv2.INTER_LINEAR)
+        gmap = rasterize_map((dst[:, :2] + 0.5) / s - 0.5, mesh.src[:, :2], tris[~is_ring], base)
+        if self._feather_needed:
+            b = self._band
+            for sl in ((slice(0, b), slice(None)), (slice(-b, None), slice(None)),
+                       (slice(None), slice(0, b)), (slice(None), slice(-b, None))):
+                gmap[sl] = self.identity[sl] + (gmap[sl] - self.identity[sl]) * self.feather[sl]
+        return gmap, dst
+
+    def render(self, target: TargetFace) -> np.ndarray:
+        gmap, _ = self.grid_map(target)
+        return self.render_map(gmap)
+
+    def render_map(self, gmap: np.ndarray) -> np.ndarray:
+        """Apply a grid map (crop coordinates) to the canvas; returns the output buffer."""
+        rx0, ry0, rx1, ry1 = self.region
+        if rx1 <= rx0 or ry1 <= ry0:
+            return self.out
+        disp = cv2.transform(gmap, self.M_crop2canvas.astype(np.float32)) - self.grid_canvas
+        dense = cv2.warpAffine(disp, self.A_region2grid, self.region_size,
+                               flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT)
+        dense += self.region_pos
+        self.out[ry0:ry1, rx0:rx1] = cv2.remap(self.canvas, dense, None, cv2.INTER_LINEAR,
+                                               borderMode=cv2.BORDER_REPLICATE)
+        return self.out
