@@ -27,20 +27,23 @@ def blink_offsets(ref: np.ndarray) -> np.ndarray:
 
 
 def jaw_open_offsets(ref: np.ndarray, amount: float = 0.45) -> np.ndarray:
-    """Expression offsets (478, 3) that drop the jaw by `amount` face units at the chin."""
+    """Expression offsets (478, 3) that drop the jaw by `amount` face units: the lower lip and
+    everything below it within the jaw move down, fading sideways and up towards the mouth corners;
+    the upper lip stays."""
     pts = ref[:, :2]
-    y_c = pts[list(L.MOUTH_CORNERS), 1].mean()
-    x_mid = pts[list(L.MOUTH_CORNERS), 0].mean()
-    y_chin = pts[L.CHIN, 1]
-    half_mouth = abs(pts[L.MOUTH_CORNERS[0], 0] - pts[L.MOUTH_CORNERS[1], 0]) / 2
+    corners = list(L.MOUTH_CORNERS)
+    y_c = pts[corners, 1].mean()
+    x_mid = pts[corners, 0].mean()
+    y_low = pts[L.LIPS_OUTER_LOWER[5], 1]                  # middle of the lower lip
+    half_mouth = abs(pts[corners[0], 0] - pts[corners[1], 0]) / 2
     oval = pts[list(L.FACE_OVAL)]
     half_face = (oval[:, 0].max() - oval[:, 0].min()) / 2
-    ramp = np.clip((pts[:, 1] - y_c) / max(y_chin - y_c, 1e-6), 0, 1) ** 0.4
+    t = np.clip((pts[:, 1] - y_c) / max(y_low - y_c, 1e-6), 0, 1)
+    vertical = t * t * (3 - 2 * t)
     lateral = np.clip(1 - (np.abs(pts[:, 0] - x_mid) - half_mouth) / max(half_face - half_mouth, 1e-6), 0, 1)
-    w = ramp * lateral
-    w[list(L.LIPS_INNER_LOWER[1:-1])] = 1.0
-    lower_outer = [i for i in L.LIPS if pts[i, 1] > y_c and i not in L.LIPS_INNER_UPPER]
-    w[lower_outer] = np.maximum(w[lower_outer], 0.9)
+    w = vertical * lateral
+    w[list(L.LIPS_INNER_LOWER[1:-1]) + list(L.LIPS_OUTER_LOWER[1:-1])] = 1.0
+    w[list(L.LIPS_INNER_UPPER) + list(L.LIPS_OUTER_UPPER)] = 0.0
     d = np.zeros_like(ref)
     d[:, 1] = amount * w
     return d

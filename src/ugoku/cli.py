@@ -1,0 +1,183 @@
+"""Command line: argument parsing only; the work is in ugoku.api. Heavy modules load lazily so that
+`ugoku --help` answers at once."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from ugoku import __version__
+
+
+def _regions(text: str) -> tuple[str, ...]:
+    parts = tuple(p.strip() for p in text.split(",") if p.strip())
+    allowed = ("pose", "brows", "eyes", "lips")
+    bad = [p for p in parts if p not in allowed]
+    if bad:
+        raise argparse.ArgumentTypeError(f"unknown region(s) {', '.join(bad)}; choose from {','.join(allowed)}")
+    return parts
+
+
+def _multiplier(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not -3.0 <= v <= 3.0:
+        raise argparse.ArgumentTypeError(f"{v} is outside -3..3")
+    return v
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"{v} is negative")
+    return v
+
+
+def _crop_size(text: str) -> int:
+    v = _positive_int(text)
+    if v < 128 or v > 2048 or v % 16:
+        raise argparse.ArgumentTypeError(f"{v}: use a multiple of 16 between 128 and 2048")
+    return v
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr, only when stderr is a terminal."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled and sys.stderr.isatty()
+        self.t0 = time.perf_counter()
+        self.last = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if now - self.last < 0.1 and done != total:
+            return
+        self.last = now
+        fps = done / max(1e-6, now - self.t0)
+        if total:
+            frac = min(1.0, done / total)
+            bar = "#" * int(30 * frac) + "-" * (30 - int(30 * frac))
+            sys.stderr.write(f"\r[{bar}] {done}/{total} frames  {fps:5.1f} fps")
+        else:
+            sys.stderr.write(f"\r{done} frames  {fps:5.1f} fps")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ugoku", description="Bring a portrait to life from a driving video, on a CPU.")
+    p.add_argument("--version", action="version", version=f"ugoku {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    a = sub.add_parser("animate", help="animate a photo with the motion of a driving video",
+                       description="Animate the face in SOURCE with the head pose, expression, blinks, gaze "
+                                   "and mouth of DRIVING; writes an H.264 MP4 with the driver's audio.")
+    a.add_argument("-s", "--source", required=True, help="the portrait photo (JPEG, PNG, WebP, ...)")
+    a.add_argument("-d", "--driving", required=True, help="the driving video")
+    a.add_argument("-o", "--output", required=True, help="output .mp4")
+    a.add_argument("--face-index", type=_positive_int, default=0,
+                   help="which face of the photo to animate, 0 = the largest (default 0)")
+    a.add_argument("--no-pasteback", action="store_true",
+                   help="write the square crop around the face instead of the full photo")
+    a.add_argument("--crop-size", type=_crop_size, default=512, help="working crop side in pixels (default 512)")
+    a.add_argument("--mode", choices=("relative", "absolute"), default="relative",
+                   help="relative: apply the driver's change since its first frame (keeps the source's face "
+                        "shape; default); absolute: give the source the driver's shape and head orientation")
+    a.add_argument("--regions", type=_regions, default=("pose", "brows", "eyes", "lips"),
+                   help="comma-separated parts that follow the driver: pose,brows,eyes,lips (default all)")
+    a.add_argument("--expression-scale", type=_multiplier, default=1.0, help="multiply all expression (default 1)")
+    a.add_argument("--pose-scale", type=_multiplier, default=1.0,
+                   help="multiply head rotation and movement (default 1)")
+    a.add_argument("--no-smooth", action="store_true", help="do not filter tracking jitter")
+    a.add_argument("--crf", type=_positive_int, default=20, help="H.264 quality, lower is better (default 20)")
+    a.add_argument("--max-frames", type=_positive_int, default=0, help="stop after N frames (default: all)")
+    a.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    d = sub.add_parser("demo", help="animate the bundled public-domain portrait with a built-in motion",
+                       description="Animate scikit-image's astronaut portrait (NASA, public domain) with a "
+                                   "built-in motion: head sway, nods, blinks and talking.")
+    d.add_argument("-o", "--output", default="ugoku-demo.mp4", help="output .mp4 (default ugoku-demo.mp4)")
+    d.add_argument("--seconds", type=float, default=8.0, help="length (default 8)")
+    d.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    b = sub.add_parser("bench", help="print per-stage timings and end-to-end frames per second",
+                       description="Synthesise driving clips from the bundled portrait and time every stage.")
+    b.add_argument("--frames", type=_positive_int, default=240, help="frames per case (default 240)")
+    b.add_argument("--memory-minutes", type=float, default=0.0,
+                   help="also animate a synthesised 720p driver this many minutes long and report peak memory")
+    return p
+
+
+def _animate(args) -> int:
+    from ugoku.api import AnimateOptions, animate
+    from ugoku.face.source import CropOptions
+    from ugoku.face.tracker import SmoothOptions
+    from ugoku.io.video import EncodeOptions
+    from ugoku.motion.retarget import RetargetOptions
+
+    options = AnimateOptions(
+        crop=CropOptions(size=args.crop_size, face_index=args.face_index),
+        smooth=SmoothOptions(enabled=not args.no_smooth),
+        retarget=RetargetOptions(mode=args.mode, regions=args.regions, expression_scale=args.expression_scale,
+                                 pose_scale=args.pose_scale),
+        encode=EncodeOptions(crf=args.crf),
+        pasteback=not args.no_pasteback,
+        max_frames=args.max_frames or None,
+    )
+    bar = ProgressBar(not args.quiet)
+    try:
+        r = animate(args.source, args.driving, args.output, options, progress=bar)
+    finally:
+        bar.close()
+    print(f"ugoku: wrote {r.output} ({r.width}x{r.height}): {r.frames} frames at {r.fps:.1f} fps, "
+          f"face lost in {r.lost_frames} frame{'s' if r.lost_frames != 1 else ''}.")
+    return 0
+
+
+def _demo(args) -> int:
+    from ugoku.demo import run_demo
+
+    bar = ProgressBar(not args.quiet)
+    try:
+        r = run_demo(args.output, seconds=args.seconds, progress=bar)
+    finally:
+        bar.close()
+    print(f"ugoku: wrote {r.output} ({r.width}x{r.height}): {r.frames} frames at {r.fps:.1f} fps "
+          "(bundled NASA astronaut portrait, public domain).")
+    return 0
+
+
+def _bench(args) -> int:
+    from ugoku.bench import run_bench
+
+    run_bench(frames=args.frames or 240, memory_minutes=args.memory_minutes)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    from ugoku.errors import UgokuError
+
+    try:
+        return {"animate": _animate, "demo": _demo, "bench": _bench}[args.command](args)
+    except UgokuError as exc:
+        print(f"ugoku: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("ugoku: interrupted; no output was written.", file=sys.stderr)
+        return 130
