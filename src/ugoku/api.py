@@ -134,6 +134,9 @@ class DrivingMotion:
                 self.count += 1
                 with clock("track"):
                     pts = tracker(rgb)
+                    if pts is not None and self.tracked == 0:
+                        settled = tracker.settle(rgb)    # the reference: let the tracking region converge
+                        pts = settled if settled is not None else pts
                 with clock("motion"):
                     if pts is None:
                         self.lost += 1

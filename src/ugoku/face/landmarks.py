@@ -20,6 +20,7 @@ N_SURFACE = 468
 FACE_OVAL = (10, 109, 67, 103, 54, 21, 162, 127, 234, 93, 132, 58, 172, 136, 150, 149, 176, 148,
              152, 377, 400, 378, 379, 365, 397, 288, 361, 323, 454, 356, 389, 251, 284, 332, 297, 338)
 CHIN = 152
+NOSE_BRIDGE = 168
 FOREHEAD_TOP = 10
 
 # Eyelid chains from the outer to the inner corner (right eye) and inner to outer (left eye).

@@ -26,6 +26,7 @@ class SmoothOptions:
     min_cutoff: float = 1.5
     beta: float = 2.0
     d_cutoff: float = 1.0
+    still_threshold: float = 0.015   # a point that moved less than this since last shown stays put
 
 
 def _alpha(cutoff, dt: float):
@@ -44,10 +45,12 @@ class OneEuroFilter:
         self.scale = scale
         self._x: np.ndarray | None = None
         self._dx: np.ndarray | None = None
+        self._shown: np.ndarray | None = None
 
     def reset(self) -> None:
         self._x = None
         self._dx = None
+        self._shown = None
 
     def __call__(self, x: np.ndarray, dt: float) -> np.ndarray:
         o = self.options
@@ -56,6 +59,7 @@ class OneEuroFilter:
             return x.astype(np.float32)
         if self._x is None:
             self._x = x.copy()
+            self._shown = x.copy()
             self._dx = np.zeros(x.shape[0])
             return x.astype(np.float32)
         speed = np.linalg.norm(x - self._x, axis=1) / max(dt, 1e-6) / self.scale
@@ -64,13 +68,20 @@ class OneEuroFilter:
         cutoff = o.min_cutoff + o.beta * self._dx
         a = _alpha(cutoff, dt)[:, None]
         self._x = a * x + (1 - a) * self._x
-        return self._x.astype(np.float32)
+        if self._shown is None:
+            self._shown = self._x.copy()
+        else:
+            moved = np.linalg.norm(self._x - self._shown, axis=1) >= o.still_threshold * self.scale
+            self._shown[moved] = self._x[moved]
+        return self._shown.astype(np.float32)
 
 
 class FaceTracker:
     """MediaPipe face mesh in video mode. Use as a context manager; call with each frame in order.
 
     Returns (478, 3) landmarks in frame pixels, or None when no face is found in that frame.
+    `settle(frame)` fits the same frame again until the tracking region has converged (the first,
+    detection-based fit is off by a couple of pixels); use it for a reference frame.
     """
 
     def __init__(self, min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5):
@@ -78,27 +89,50 @@ class FaceTracker:
                           min_detection_confidence=min_detection_confidence,
                           min_tracking_confidence=min_tracking_confidence)
         self._mesh = None
-        self._warm = False
+        self._quiet = None
 
     def __enter__(self) -> "FaceTracker":
         _, face_mesh = solutions()
-        with quiet_native_stderr():
+        # MediaPipe's graph threads log after the constructor returns: stay quiet until the first
+        # inference has finished.
+        self._quiet = quiet_native_stderr()
+        self._quiet.__enter__()
+        try:
             self._mesh = face_mesh.FaceMesh(**self._args)
+        except BaseException:
+            self._end_quiet()
+            raise
         return self
 
+    def _end_quiet(self) -> None:
+        if self._quiet is not None:
+            self._quiet.__exit__(None, None, None)
+            self._quiet = None
+
     def __call__(self, rgb: np.ndarray) -> np.ndarray | None:
-        if not self._warm:
-            with quiet_native_stderr():   # the first inference logs the delegate's creation
-                res = self._mesh.process(np.ascontiguousarray(rgb))
-            self._warm = True
-        else:
-            res = self._mesh.process(np.ascontiguousarray(rgb))
+        res = self._mesh.process(np.ascontiguousarray(rgb))
+        self._end_quiet()
         if not res.multi_face_landmarks:
             return None
         h, w = rgb.shape[:2]
         return landmarks_to_pixels(res.multi_face_landmarks[0], w, h)
 
+    def settle(self, rgb: np.ndarray, times: int = 4) -> np.ndarray | None:
+        """Fit the same frame `times` more times and return the mean fit (None if the face is lost).
+
+        In video mode the fit of a repeated frame alternates between nearby states (about a pixel
+        apart for a 512 px driver); their mean is what a still driver's smoothed landmarks settle to.
+        """
+        fits = []
+        for _ in range(times):
+            pts = self(rgb)
+            if pts is None:
+                return None
+            fits.append(pts)
+        return np.mean(fits, axis=0).astype(np.float32)
+
     def __exit__(self, *exc) -> None:
+        self._end_quiet()
         if self._mesh is not None:
             self._mesh.close()
             self._mesh = None

@@ -75,20 +75,27 @@ def scale_rotation(R: np.ndarray, k: float) -> np.ndarray:
 
 
 def region_weights(points_norm: np.ndarray, options: RetargetOptions) -> np.ndarray:
-    """Per-landmark expression weight (478,), smooth across region borders."""
+    """Per-landmark expression weight (478,), smooth across region borders.
+
+    A region's own landmarks belong to it alone (weight = its multiplier, or 0 when it is off);
+    other landmarks get a share of each nearby region that fades with distance, normalised so that
+    overlapping fades never add up to more than one region's worth.
+    """
     pts = points_norm[:, :2]
-    total = np.zeros(len(pts))
-    mass = np.zeros(len(pts))
     scales = {"brows": options.brows_scale, "eyes": options.eyes_scale, "lips": options.lips_scale}
-    for name, core in L.REGIONS.items():
-        core = np.array(core)
+    names = list(L.REGIONS)
+    prox = np.zeros((len(names), len(pts)))
+    for k, name in enumerate(names):
+        core = np.array(L.REGIONS[name])
         d = np.linalg.norm(pts[:, None, :] - pts[None, core, :], axis=2).min(1)
-        w = np.exp(-0.5 * (d / options.region_falloff) ** 2)
-        w[core] = 1.0
-        mass += w
-        if name in options.regions:
-            total += w * scales[name] * options.expression_scale
-    return total / np.maximum(1.0, mass)
+        prox[k] = np.exp(-0.5 * (d / options.region_falloff) ** 2)
+    for k, name in enumerate(names):
+        core = np.array(L.REGIONS[name])
+        prox[:, core] = 0.0
+        prox[k, core] = 1.0
+    prox /= np.maximum(1.0, prox.sum(0))
+    gain = np.array([scales[n] * options.expression_scale if n in options.regions else 0.0 for n in names])
+    return gain @ prox
 
 
 class Retargeter:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from ugoku.face import landmarks as L
 from ugoku.motion.retarget import TargetFace
 from ugoku.render.mesh import KIND_RING, RenderMesh, RingOptions, build_mesh, draw_order, target_vertices
 
@@ -139,6 +140,10 @@ class Renderer:
         self.identity = np.dstack([gx, gy]).astype(np.float32)          # crop coordinates
         cc = (np.arange(self.grid_n // RING_GRID_FACTOR) + 0.5) * RING_GRID_FACTOR * s - 0.5
         self.identity_coarse = np.dstack(np.meshgrid(cc, cc)).astype(np.float32)
+        oval = np.array(L.FACE_OVAL)
+        fan = np.stack([oval, np.roll(oval, -1), np.full(len(oval), L.NOSE_BRIDGE)], axis=1)
+        rings = np.flatnonzero(self.mesh.kind == KIND_RING)[::-1]          # outer rings first
+        self.coarse_triangles = np.vstack([self.mesh.triangles[rings], fan]).astype(np.int32)
         self.feather = border_feather_weights(crop_size, s, options.border_feather)[..., None]
         margin = options.border_feather * crop_size
         self._band = int(np.ceil(margin / s)) + 1
@@ -188,9 +193,10 @@ class Renderer:
         tris = mesh.triangles[order]
         is_ring = mesh.kind[order] == KIND_RING
         s = self.options.grid_stride
-        # The coarse pass draws the whole mesh, so that upsampling never mixes in uncovered points.
-        coarse = rasterize_map((dst[:, :2] + 0.5) / (RING_GRID_FACTOR * s) - 0.5, mesh.src[:, :2], tris,
-                               self.identity_coarse)
+        # The coarse pass draws the rings and a fan over the face, so that upsampling never mixes
+        # uncovered points into the pixels just outside the oval; the fine pass redraws the face.
+        coarse = rasterize_map((dst[:, :2] + 0.5) / (RING_GRID_FACTOR * s) - 0.5, mesh.src[:, :2],
+                               self.coarse_triangles, self.identity_coarse)
         coarse -= self.identity_coarse
         base = self.identity + cv2.resize(coarse, (self.grid_n, self.grid_n), interpolation=cv2.INTER_LINEAR)
         gmap = rasterize_map((dst[:, :2] + 0.5) / s - 0.5, mesh.src[:, :2], tris[~is_ring], base)

@@ -1,0 +1,102 @@
+import cv2
+import numpy as np
+import pytest
+
+from ugoku.face import landmarks as L
+from ugoku.face.tracker import OneEuroFilter, SmoothOptions
+from ugoku.motion.builtin import blink_offsets, jaw_open_offsets
+from ugoku.motion.pose import HeadFrame, MotionExtractor, eye_openness, procrustes
+from ugoku.motion.retarget import Retargeter, RetargetOptions, scale_rotation
+
+
+def test_procrustes_recovers_a_known_similarity():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(40, 3))
+    R, _ = cv2.Rodrigues(np.array([0.2, -0.5, 0.3]))
+    b = 1.7 * a @ R.T + np.array([3.0, -2.0, 5.0])
+    s, R2, t = procrustes(a, b)
+    assert s == pytest.approx(1.7)
+    assert np.allclose(R2, R, atol=1e-9)
+    assert np.allclose(t, [3.0, -2.0, 5.0])
+
+
+def test_extractor_recovers_head_rotation_and_no_expression(astronaut_face):
+    pts = astronaut_face.landmarks.astype(np.float64)
+    mx = MotionExtractor()
+    m0 = mx(pts)
+    assert np.allclose(m0.rotation, np.eye(3)) and np.abs(m0.expression).max() < 1e-9
+    R, _ = cv2.Rodrigues(np.array([0.1, 0.35, -0.05]))
+    c = HeadFrame.of(pts).center
+    moved = 1.2 * (pts - c) @ R.T + c + np.array([30.0, -10.0, 0.0])
+    m = mx(moved)
+    assert np.allclose(m.rotation, R, atol=1e-6)
+    assert m.scale == pytest.approx(1.2)
+    assert np.abs(m.expression).max() < 1e-6
+    assert np.allclose(m.translation[:2] * HeadFrame.of(pts).scale, [30.0, -10.0], atol=1e-6)
+
+
+def test_relative_retarget_transfers_a_blink_and_keeps_face_shape(astronaut_face):
+    pts = astronaut_face.landmarks.astype(np.float64)
+    ref = HeadFrame.of(pts).normalise(pts)
+    mx = MotionExtractor()
+    mx(pts)
+    closed = HeadFrame.of(pts).scale * (ref + blink_offsets(ref)) + HeadFrame.of(pts).center
+    m = mx(closed)
+    target = Retargeter(pts, mx.reference)(m)
+    assert eye_openness(pts).min() > 0.15
+    assert eye_openness(target.points).max() < 0.05
+    # Nothing but the eyes moved noticeably.
+    far = np.array(L.JAW + L.LIPS)
+    assert np.abs(target.points[far] - pts[far]).max() < 1.0
+
+
+def test_regions_switch_parts_off(astronaut_face):
+    pts = astronaut_face.landmarks.astype(np.float64)
+    f = HeadFrame.of(pts)
+    ref = f.normalise(pts)
+    mx = MotionExtractor()
+    mx(pts)
+    m = mx(f.scale * (ref + jaw_open_offsets(ref) + blink_offsets(ref)) + f.center)
+    lips_off = Retargeter(pts, mx.reference, RetargetOptions(regions=("pose", "eyes")))(m)
+    up, lo = L.LIPS_INNER_MID
+    gap = lambda p: p[lo, 1] - p[up, 1]
+    assert gap(lips_off.points) == pytest.approx(gap(pts), abs=0.5)
+    assert eye_openness(lips_off.points).max() < 0.05
+    all_on = Retargeter(pts, mx.reference)(m)
+    assert gap(all_on.points) > gap(pts) + 0.3 * f.scale
+    double = Retargeter(pts, mx.reference, RetargetOptions(lips_scale=2.0))(m)
+    assert gap(double.points) - gap(pts) == pytest.approx(2 * (gap(all_on.points) - gap(pts)), rel=0.05)
+
+
+def test_pose_scale_scales_the_rotation_angle():
+    R, _ = cv2.Rodrigues(np.array([0.0, 0.3, 0.0]))
+    half = scale_rotation(R, 0.5)
+    rvec, _ = cv2.Rodrigues(half)
+    assert np.allclose(rvec.ravel(), [0.0, 0.15, 0.0])
+
+
+def test_retarget_options_reject_nonsense():
+    from ugoku.errors import OptionError
+
+    with pytest.raises(OptionError):
+        RetargetOptions(regions=("nose",))
+    with pytest.raises(OptionError):
+        RetargetOptions(mode="sideways")
+
+
+def test_one_euro_keeps_a_still_signal_still_and_follows_a_step():
+    f = OneEuroFilter(SmoothOptions(), scale=10.0)
+    x = np.ones((5, 3))
+    outs = [f(x, 1 / 30) for _ in range(10)]
+    assert all(np.array_equal(o, outs[0]) for o in outs)
+    for _ in range(60):
+        y = f(x + 5.0, 1 / 30)
+    assert np.allclose(y, 6.0, atol=0.05)
+
+
+def test_one_euro_reduces_jitter():
+    rng = np.random.default_rng(1)
+    f = OneEuroFilter(SmoothOptions(), scale=60.0)
+    raw = 100 + rng.normal(0, 0.8, size=(300, 1, 2))
+    out = np.array([f(r, 1 / 30) for r in raw])
+    assert np.diff(out[50:], axis=0).std() < 0.4 * np.diff(raw[50:], axis=0).std()
