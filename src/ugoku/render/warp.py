@@ -155,7 +155,7 @@ class Renderer:
         M = np.asarray(M_crop2canvas, dtype=np.float64)
         self.M_crop2canvas = M
         # Canvas region that can change: inside the last ring (fixed), within the crop's footprint.
-        last = self.mesh.src[-len(self.mesh.ring_anchor) // len(options.rings.factors):, :2]
+        last = self.mesh.src[-len(L.FACE_OVAL):, :2]                     # the outermost ring
         x0, y0 = np.maximum(last.min(0) - 2 * s, -0.5)
         x1, y1 = np.minimum(last.max(0) + 2 * s, crop_size - 0.5)
         corners = np.array([[x0, y0], [x1, y0], [x0, y1], [x1, y1]]) @ M[:, :2].T + M[:, 2]
