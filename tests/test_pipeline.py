@@ -1,3 +1,5 @@
+import os
+
 import av
 import numpy as np
 import pytest
@@ -18,6 +20,9 @@ def test_animate_writes_every_driving_frame(tmp_path, astronaut_png, synth_drive
     with av.open(str(out)) as c:
         v = c.streams.video[0]
         assert v.codec_context.name == "h264" and float(v.average_rate) == pytest.approx(25.0)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask      # not the temporary file's private mode
     frames = _frames(out)
     assert len(frames) == 40
     # The motion is visible: the face region changes over the clip, the corners never do.

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -110,10 +109,15 @@ def run_bench(frames: int = 240, memory_minutes: float = 0.0) -> None:
             long_driver = synth_driver(tmp / "driver720.mp4", n, 30.0, canvas=(1280, 720))
             print(f"memory: synthesised a {memory_minutes:g}-minute 1280x720 driver ({n} frames) in "
                   f"{time.perf_counter() - t:.0f} s; animating it in a child process ...")
-            before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
             t = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "ugoku", "animate", "-s", str(src512), "-d", str(long_driver),
-                            "-o", str(tmp / "long.mp4"), "-q"], check=True)
-            peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-            print(f"memory: peak resident {peak / 1024:.0f} MiB for the whole {n}-frame animation "
-                  f"({time.perf_counter() - t:.0f} s){' (an earlier child peaked higher)' if before > peak else ''}")
+            # The child reports its own peak (VmHWM, per address space): getrusage's maxrss would
+            # also count the forked copy of this process before exec.
+            code = ("import sys; from ugoku.cli import main; rc = main(sys.argv[1:]); "
+                    "print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]); "
+                    "sys.exit(rc)")
+            res = subprocess.run([sys.executable, "-c", code, "animate", "-s", str(src512), "-d", str(long_driver),
+                                  "-o", str(tmp / "long.mp4"), "-q"], check=True, capture_output=True, text=True)
+            lines = res.stdout.strip().splitlines()
+            peak_mib = int(lines[-1]) / 1024
+            print(f"memory: {lines[0] if len(lines) > 1 else ''}\nmemory: peak resident {peak_mib:.0f} MiB for the "
+                  f"{n}-frame animation ({time.perf_counter() - t:.0f} s)")

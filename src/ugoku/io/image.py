@@ -74,6 +74,10 @@ def temp_path_beside(path: Path) -> Path:
     """A fresh temporary file in the same folder as `path`, with the same suffix (for atomic rename)."""
     fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix}", dir=path.parent or ".")
     os.close(fd)
+    # mkstemp makes the file private (0600); the renamed output should get the user's usual mode.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(name, 0o666 & ~umask)
     return Path(name)
 
 
