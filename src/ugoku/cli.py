@@ -19,24 +19,23 @@ def _regions(text: str) -> tuple[str, ...]:
     return parts
 
 
-def _multiplier(text: str) -> float:
+def _number(text: str, cast, lo, hi):
     try:
-        v = float(text)
+        v = cast(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not -3.0 <= v <= 3.0:
-        raise argparse.ArgumentTypeError(f"{v} is outside -3..3")
+        kind = "a whole number" if cast is int else "a number"
+        raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
+    if not lo <= v <= hi:
+        raise argparse.ArgumentTypeError(f"{v} is outside {lo}..{hi}")
     return v
+
+
+def _multiplier(text: str) -> float:
+    return _number(text, float, -3.0, 3.0)
 
 
 def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"{v} is negative")
-    return v
+    return _number(text, int, 0, 10**9)
 
 
 def _crop_size(text: str) -> int:

@@ -43,7 +43,8 @@ class RenderMesh:
     kind: np.ndarray
     ring_anchor: np.ndarray
     ring_falloff: np.ndarray
-    hole_of: dict
+    back_order: np.ndarray
+    face_idx: np.ndarray
 
     @property
     def n_face(self) -> int:
@@ -74,17 +75,17 @@ def build_mesh(source_points: np.ndarray, rings: RingOptions = RingOptions()) ->
             tris += [(a, b, c), (a, c, d)]
         kinds += [KIND_RING] * (2 * n_oval)
         prev = cur
-    hole_of = {}
-    for name, ht in L.hole_fill_triangles().items():
-        hole_of[name] = np.arange(len(tris), len(tris) + len(ht))
+    for ht in L.hole_fill_triangles().values():
         tris += [tuple(t) for t in ht]
         kinds += [KIND_HOLE] * len(ht)
     face = L.mesh_triangles()
     tris += [tuple(t) for t in face]
     kinds += [KIND_FACE] * len(face)
-    return RenderMesh(src=src, triangles=np.asarray(tris, dtype=np.int32), kind=np.asarray(kinds, np.int8),
+    kind = np.asarray(kinds, np.int8)
+    back = np.concatenate([np.flatnonzero(kind == KIND_RING)[::-1], np.flatnonzero(kind == KIND_HOLE)])
+    return RenderMesh(src=src, triangles=np.asarray(tris, dtype=np.int32), kind=kind,
                       ring_anchor=np.concatenate(anchors), ring_falloff=np.concatenate(falloff),
-                      hole_of=hole_of)
+                      back_order=back, face_idx=np.flatnonzero(kind == KIND_FACE))
 
 
 def target_vertices(mesh: RenderMesh, target: TargetFace) -> np.ndarray:
@@ -100,10 +101,5 @@ def target_vertices(mesh: RenderMesh, target: TargetFace) -> np.ndarray:
 
 def draw_order(mesh: RenderMesh, dst: np.ndarray) -> np.ndarray:
     """Triangle indices, far to near: rings (outer first), openings, then face triangles by depth."""
-    kind = mesh.kind
-    ring_idx = np.flatnonzero(kind == KIND_RING)[::-1]
-    hole_idx = np.flatnonzero(kind == KIND_HOLE)
-    face_idx = np.flatnonzero(kind == KIND_FACE)
-    z = dst[mesh.triangles[face_idx], 2].mean(1)
-    face_idx = face_idx[np.argsort(-z, kind="stable")]
-    return np.concatenate([ring_idx, hole_idx, face_idx])
+    z = dst[mesh.triangles[mesh.face_idx], 2].mean(1)
+    return np.concatenate([mesh.back_order, mesh.face_idx[np.argsort(-z, kind="stable")]])

@@ -173,8 +173,8 @@ class Renderer:
         self.region_size = (rx1 - rx0, ry1 - ry0)
         # The map is upsampled as a displacement (small and smooth) added to exact pixel positions:
         # OpenCV's warps quantise interpolation weights to 1/32, which would blur a still frame.
-        M32 = M.astype(np.float32)
-        self.grid_canvas = cv2.transform(self.identity, M32)
+        self._M32 = M.astype(np.float32)
+        self.grid_canvas = cv2.transform(self.identity, self._M32)
         xs = np.arange(rx0, rx1, dtype=np.float32)
         ys = np.arange(ry0, ry1, dtype=np.float32)
         self.region_pos = np.dstack(np.meshgrid(xs, ys)).astype(np.float32)
@@ -216,7 +216,7 @@ class Renderer:
         rx0, ry0, rx1, ry1 = self.region
         if rx1 <= rx0 or ry1 <= ry0:
             return self.out
-        disp = cv2.transform(gmap, self.M_crop2canvas.astype(np.float32)) - self.grid_canvas
+        disp = cv2.transform(gmap, self._M32) - self.grid_canvas
         dense = cv2.warpAffine(disp, self.A_region2grid, self.region_size,
                                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT)
         dense += self.region_pos
