@@ -115,7 +115,49 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--frames", type=_positive_int, default=240, help="frames per case (default 240)")
     b.add_argument("--memory-minutes", type=float, default=0.0,
                    help="also animate a synthesised 720p driver this many minutes long and report peak memory")
+    e = sub.add_parser("eval", help="measure identity, motion, fidelity and stability against baselines",
+                       description="Render with ugoku, run the static and similarity baselines, and measure "
+                                   "all of them with independent models (dlib). One case (--source and "
+                                   "--driving, or --self), or a TOML suite (--suite). Writes results.json, "
+                                   "results.md and one contact sheet per case into the output folder. "
+                                   "Metrics: docs/metrics.md.")
+    e.add_argument("-s", "--source", help="a portrait photo (a cross-reenactment case, with --driving)")
+    e.add_argument("-d", "--driving", help="the driving video for --source")
+    e.add_argument("--self", dest="self_video", metavar="VIDEO",
+                   help="a video of one person: its first frame is animated by the whole video and compared "
+                        "with the real frames (self-reenactment)")
+    e.add_argument("--suite", help="a TOML file listing cases (see benchmarks/shared-data.toml)")
+    e.add_argument("--data", help="folder the suite's relative paths start from (overrides its 'root')")
+    e.add_argument("-o", "--output", default="ugoku-eval", help="output folder (default ugoku-eval)")
+    e.add_argument("--max-frames", type=_positive_int, default=0, help="frames per video (default 150, or the suite's)")
+    e.add_argument("--systems", type=_systems, default=("ugoku", "static", "similarity"),
+                   help="built-in systems to run: ugoku,static,similarity (default all)")
+    e.add_argument("--compare", action="append", default=[], type=_compare, metavar="NAME=FOLDER",
+                   help="also measure another system's results: FOLDER holds CASE.mp4 per case (repeatable)")
+    e.add_argument("--identity-stride", type=_positive_int, default=0,
+                   help="face descriptor on every n-th frame (default 5, or the suite's; 0.14 s a frame)")
+    e.add_argument("--jobs", type=_positive_int, default=1, help="cases run in this many processes (default 1)")
     return p
+
+
+def _systems(text: str) -> tuple[str, ...]:
+    parts = tuple(p.strip() for p in text.split(",") if p.strip())
+    allowed = ("ugoku", "static", "similarity")
+    bad = [p for p in parts if p not in allowed]
+    if bad or not parts:
+        raise argparse.ArgumentTypeError(f"unknown system(s) {', '.join(bad) or '(none)'}; choose from {','.join(allowed)}")
+    return parts
+
+
+def _compare(text: str):
+    from pathlib import Path
+
+    name, sep, folder = text.partition("=")
+    if not sep or not name.strip() or not folder.strip():
+        raise argparse.ArgumentTypeError(f"{text!r}: write NAME=FOLDER, e.g. liveportrait=results/lp")
+    if not Path(folder).is_dir():
+        raise argparse.ArgumentTypeError(f"{folder}: no such folder of result videos")
+    return name.strip(), Path(folder)
 
 
 def _animate(args) -> int:
@@ -164,6 +206,49 @@ def _bench(args) -> int:
     return 0
 
 
+def _eval(args) -> int:
+    from pathlib import Path
+
+    from ugoku.errors import OptionError
+    from ugoku.eval.suite import Case, EvalOptions, case_name, check_cases, load_suite, run_suite
+
+    settings: dict = {}
+    if args.suite:
+        if args.source or args.driving or args.self_video:
+            raise OptionError("give either --suite or one case (--source/--driving or --self), not both.")
+        cases, settings = load_suite(args.suite, args.data)
+        origin = args.suite
+    elif args.self_video:
+        if args.source or args.driving:
+            raise OptionError("--self takes one video; leave out --source and --driving.")
+        v = Path(args.self_video)
+        cases, origin = [Case(f"self-{v.stem}", "self", v)], "--self"
+    elif args.source and args.driving:
+        s, d = Path(args.source), Path(args.driving)
+        cases, origin = [Case(case_name(s, d), "cross", d, s)], "the command line"
+    else:
+        raise OptionError("say what to evaluate: --source PHOTO --driving VIDEO, --self VIDEO, or --suite FILE.")
+    check_cases(cases, origin)
+    options = EvalOptions(max_frames=args.max_frames or settings.get("max_frames", 150), systems=args.systems,
+                          compare=tuple(args.compare), identity_stride=args.identity_stride or settings.get("identity_stride", 5), jobs=max(1, args.jobs))
+    done = [0]
+
+    def progress(i, n):
+        done[0] = i
+        print(f"ugoku: case {i}/{n} done", file=sys.stderr, flush=True)
+
+    report = run_suite(cases, args.output, options, progress)
+    out = Path(args.output)
+    print(f"ugoku: evaluated {len(cases)} case{'s' if len(cases) != 1 else ''} in {report['seconds']:.0f} s; "
+          f"wrote {out / 'results.md'}, {out / 'results.json'} and a contact sheet per case.")
+    for kind, systems in report["summary"].items():
+        for name, v in systems.items():
+            bits = [f"{k} {v[k]:.3f}" for k in ("csim_source", "mouth_corr", "eyes_corr", "yaw_corr", "ssim")
+                    if isinstance(v.get(k), float)]
+            print(f"  {kind:5s} {name:11s} " + ", ".join(bits))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -173,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     from ugoku.errors import UgokuError
 
     try:
-        return {"animate": _animate, "demo": _demo, "bench": _bench}[args.command](args)
+        return {"animate": _animate, "demo": _demo, "bench": _bench, "eval": _eval}[args.command](args)
     except UgokuError as exc:
         print(f"ugoku: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -1,0 +1,211 @@
+"""ugoku eval: metrics checked on cases whose answer is known."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from ugoku.errors import InputError
+from ugoku.eval import metrics as M
+
+
+@pytest.fixture(scope="module")
+def judge():
+    from ugoku.eval.face68 import Dlib68
+
+    return Dlib68()
+
+
+@pytest.fixture(scope="module")
+def full_driver(tmp_path_factory):
+    """The whole built-in motion (head sway and nod, blinks, talking) in 100 frames."""
+    from ugoku.bench import synth_driver
+
+    return synth_driver(tmp_path_factory.mktemp("fd") / "full.mp4", 100, fps=12.5)
+
+
+@pytest.fixture(scope="module")
+def driver_measure(full_driver, judge):
+    from ugoku.eval.measure import MeasureOptions, measure_frames, video_frames
+
+    return measure_frames(video_frames(full_driver), judge, MeasureOptions(identity_stride=25),
+                          truth=video_frames(full_driver), truth_points=None)
+
+
+# ---- pure metric arithmetic ---------------------------------------------------------------------------
+
+
+def test_pearson_known_values():
+    t = np.linspace(0, 6, 50)
+    assert M.pearson(np.sin(t), 2 * np.sin(t) + 1) == pytest.approx(1.0)
+    assert M.pearson(np.sin(t), -np.sin(t)) == pytest.approx(-1.0)
+    assert M.pearson(np.full(50, 0.3), np.sin(t)) == 0.0          # a still signal follows nothing
+    a = np.sin(t)
+    a[5] = np.nan
+    assert M.pearson(a, np.sin(t)) == pytest.approx(1.0)            # unseen frames are left out
+    assert math.isnan(M.pearson([1.0, 2.0], [1.0, 2.0]))
+
+
+def test_change_mae_and_images():
+    assert M.change_mae(np.array([1.0, 2.0, 3.0]), np.array([5.0, 6.0, 7.0])) == 0.0
+    assert M.change_mae(np.array([0.0, 1.0]), np.array([0.0, 0.0])) == pytest.approx(0.5)
+    img = np.random.default_rng(0).integers(0, 255, (40, 40, 3), dtype=np.uint8)
+    assert M.psnr(img, img) == M.PSNR_CAP_DB
+    assert M.ssim(img, img) == pytest.approx(1.0)
+    assert M.l1(img, img) == 0.0
+    assert M.psnr(img, 255 - img) < 10
+
+
+def test_jitter_zero_for_steady_motion_and_more_for_shake():
+    t = np.arange(30, dtype=float)
+    steady = np.stack([np.stack([t * 2.0, t * 0.5], 1)] * 68, 1)           # (T, 68, 2), constant speed
+    scale = np.full(30, 50.0)
+    assert M.jitter(steady, scale) == pytest.approx(0.0, abs=1e-12)
+    shaky = steady + np.random.default_rng(1).normal(0, 1.0, steady.shape)
+    assert M.jitter(shaky, scale) > 0.02
+
+
+def test_head_pose_recovers_a_known_rotation():
+    import cv2
+
+    from ugoku.eval.face68 import GENERIC_HEAD, POSE_POINTS, head_pose
+
+    yaw, pitch, roll = np.radians([12.0, -8.0, 5.0])
+    # The convention in head_pose's docstring: R = Rz(roll) Ry(-yaw) Rx(pitch).
+    Rx, _ = cv2.Rodrigues(np.array([pitch, 0, 0]))
+    Ry, _ = cv2.Rodrigues(np.array([0, -yaw, 0]))
+    Rz, _ = cv2.Rodrigues(np.array([0, 0, roll]))
+    X = GENERIC_HEAD @ (Rz @ Ry @ Rx).T + np.array([10.0, -5.0, 650.0])
+    uv = X[:, :2] / X[:, 2:] * 512 + 256
+    p = np.zeros((68, 2))
+    p[list(POSE_POINTS)] = uv
+    p[36:48] = np.repeat(uv[4:8], 3, axis=0)       # eye centres for the distance guess
+    assert head_pose(p, 512, 512) == pytest.approx((12.0, -8.0, 5.0), abs=0.05)
+
+
+# ---- the judge on real pixels -------------------------------------------------------------------------
+
+
+def test_a_video_compared_with_itself(driver_measure):
+    from ugoku.eval.suite import summarize
+
+    d = driver_measure
+    assert d.detected.all()
+    assert np.all(d.fidelity["psnr"] == M.PSNR_CAP_DB) and np.allclose(d.fidelity["ssim"], 1.0)
+    s = summarize("self", d, d, d.descriptors[0], d.descriptors[0])
+    for k in ("mouth_corr", "eye_right_corr", "yaw_corr", "pitch_corr"):
+        assert s[k] == pytest.approx(1.0), k
+    assert s["pose_mae_deg"] == 0.0 and s["mouth_mae"] == 0.0
+    assert s["csim_source"] > 0.95 and s["id_distance_max"] < 0.45     # the same person throughout
+
+
+def test_the_judge_sees_the_driver_motion(driver_measure):
+    """The built-in motion sways the head about ±14° yaw, talks and blinks: dlib must see all three."""
+    d = driver_measure.signals
+    assert np.nanmax(d["yaw"]) - np.nanmin(d["yaw"]) > 12
+    assert np.nanmax(d["mouth"]) - np.nanmin(d["mouth"]) > 0.1
+    eyes = (d["eye_right"] + d["eye_left"]) / 2
+    assert np.nanmin(eyes) < 0.6 * np.nanmedian(eyes)
+
+
+def test_static_baseline_follows_nothing(driver_measure, judge, astronaut_face):
+    from ugoku.eval.baselines import static_frames
+    from ugoku.eval.measure import MeasureOptions, measure_frames
+    from ugoku.eval.suite import summarize
+
+    res = measure_frames(static_frames(astronaut_face.crop, driver_measure.frames), judge,
+                         MeasureOptions(identity_stride=50))
+    s = summarize("cross", res, driver_measure, res.descriptors[0], driver_measure.descriptors[0])
+    for k in ("mouth_corr", "eyes_corr", "yaw_corr", "brows_corr", "gaze_h_corr"):
+        assert abs(s[k]) < 0.05, k
+    assert s["jitter"] == 0.0 and s["id_distance_max"] == 0.0
+
+
+def test_mirrored_video_flips_yaw_and_roll(full_driver, driver_measure, judge):
+    from ugoku.eval.measure import MeasureOptions, measure_frames, video_frames
+
+    mirrored = (np.ascontiguousarray(f[:, ::-1]) for f in video_frames(full_driver))
+    m = measure_frames(mirrored, judge, MeasureOptions(identity_stride=0)).signals
+    d = driver_measure.signals
+    assert M.pearson(m["yaw"], d["yaw"]) < -0.9
+    assert np.nanmean(np.abs(M.change(m["yaw"]) + M.change(d["yaw"]))) < 1.5        # degrees
+    assert M.pearson(m["pitch"], d["pitch"]) > 0.9
+    assert M.pearson(m["mouth"], d["mouth"]) > 0.95
+
+
+def test_a_face_free_frame_is_counted_not_a_crash(judge, astronaut_face):
+    from ugoku.eval.measure import MeasureOptions, measure_frames
+
+    grey = np.full((256, 256, 3), 120, np.uint8)
+    res = measure_frames([astronaut_face.crop, grey, astronaut_face.crop], judge, MeasureOptions(identity_stride=1))
+    assert res.detected.tolist() == [True, False, True]
+    assert np.isnan(res.signals["mouth"][1]) and sorted(res.descriptors) == [0, 2]
+
+
+def test_similarity_baseline_moves_the_whole_photo(driver_measure, judge, astronaut_face):
+    """Shifting the driver's points shifts the baseline's output by the same amount (source scale)."""
+    from ugoku.eval.baselines import similarity_frames
+
+    src = judge(astronaut_face.crop)
+    pts = np.stack([src.points, src.points + [12.0, -7.0]])
+    frames = list(similarity_frames(astronaut_face.crop, src.points, pts))
+    moved = judge(frames[1])
+    assert np.median(moved.points - src.points, axis=0) == pytest.approx([12.0, -7.0], abs=1.0)
+
+
+# ---- suites and the command ---------------------------------------------------------------------------
+
+
+def test_suite_files_are_validated(tmp_path):
+    from ugoku.eval.suite import load_suite
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text("this is = = not toml")
+    with pytest.raises(InputError, match="not a valid TOML"):
+        load_suite(bad)
+    bad.write_text('[[cross]]\nsource = "a.jpg"\n')
+    with pytest.raises(InputError, match="needs source"):
+        load_suite(bad)
+    bad.write_text('rm = "-rf"\n[[self]]\nvideo = "v.mp4"\n')
+    with pytest.raises(InputError, match="unknown key"):
+        load_suite(bad)
+    bad.write_text('[[self]]\nvideo = "missing.mp4"\n')
+    with pytest.raises(InputError, match="missing.mp4 does not exist"):
+        load_suite(bad)
+    (tmp_path / "p.jpg").write_bytes(b"x")
+    (tmp_path / "d.mp4").write_bytes(b"x")
+    ok = tmp_path / "ok.toml"
+    ok.write_text('max_frames = 20\n[grid]\nsources = ["p.jpg"]\ndrivings = ["d.mp4"]\n[[self]]\nvideo = "d.mp4"\n')
+    cases, settings = load_suite(ok)
+    assert [(c.name, c.kind) for c in cases] == [("p-d", "cross"), ("self-d", "self")]
+    assert settings == {"max_frames": 20}
+
+
+def test_eval_command_writes_results(tmp_path, astronaut_png, synth_driver, capsys):
+    from ugoku.cli import main
+
+    out = tmp_path / "ev"
+    rc = main(["eval", "-s", str(astronaut_png), "-d", str(synth_driver), "-o", str(out), "--max-frames", "20",
+               "--identity-stride", "10"])
+    assert rc == 0
+    report = json.loads((out / "results.json").read_text())
+    case = report["cases"][0]
+    assert set(case["systems"]) == {"ugoku", "static", "similarity"}
+    u = case["systems"]["ugoku"]["summary"]
+    assert u["frames"] == 20 and u["frames_ok"] and u["fps_ok"] and u["detect_rate"] == 1.0
+    assert u["csim_source"] > 0.9
+    assert (out / case["name"] / "sheet.png").stat().st_size > 10_000
+    md = (out / "results.md").read_text()
+    assert "| ugoku | 1 |" in md and "| static | 1 |" in md
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_eval_command_bad_input_is_one_sentence(tmp_path, capsys):
+    from ugoku.cli import main
+
+    rc = main(["eval", "-s", str(tmp_path / "nope.jpg"), "-d", str(tmp_path / "nope.mp4"), "-o", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "nope.jpg does not exist" in err and "Traceback" not in err
+    assert main(["eval", "-o", str(tmp_path / "o")]) == 2
+    assert "say what to evaluate" in capsys.readouterr().err
