@@ -24,6 +24,7 @@ from ugoku.io.image import ImageLimits, check_output_path, read_image
 from ugoku.io.video import EncodeOptions, VideoLimits, VideoSink, VideoSource
 from ugoku.motion.pose import HeadFrame, MotionExtractor, MotionFrame
 from ugoku.motion.retarget import Retargeter, RetargetOptions
+from ugoku.render.compose import MouthInterior, MouthOptions
 from ugoku.render.warp import Renderer, RenderOptions
 
 Progress = Callable[[int, int], None]
@@ -38,6 +39,7 @@ class AnimateOptions:
     smooth: SmoothOptions = field(default_factory=SmoothOptions)
     retarget: RetargetOptions = field(default_factory=RetargetOptions)
     render: RenderOptions = field(default_factory=RenderOptions)
+    mouth: MouthOptions = field(default_factory=MouthOptions)
     encode: EncodeOptions = field(default_factory=EncodeOptions)
     pasteback: bool = True
     max_frames: int | None = None
@@ -154,6 +156,7 @@ def render_stream(face: SourceFace, motions: Iterable[MotionFrame | None],
                   clock: StageClock, progress: Progress | None = None, total: int = 0) -> int:
     """Retarget, render and encode each motion; returns the number of frames written."""
     renderer = make_renderer(face, options.pasteback, options.render)
+    mouth = MouthInterior(face.crop, face.landmarks, renderer.M_crop2canvas, options.mouth)
     retargeter: Retargeter | None = None
     n = 0
     for motion in motions:
@@ -163,7 +166,8 @@ def render_stream(face: SourceFace, motions: Iterable[MotionFrame | None],
             else:
                 if retargeter is None:
                     retargeter = Retargeter(face.landmarks, reference(), options.retarget)
-                frame = renderer.render(retargeter(motion))
+                target = retargeter(motion)
+                frame = mouth(renderer.render(target), target.points)
         with clock("encode"):
             sink.write(frame)
         n += 1

@@ -38,6 +38,20 @@ def _positive_int(text: str) -> int:
     return _number(text, int, 0, 10**9)
 
 
+def _gaze(text: str):
+    if text in ("follow", "keep"):
+        return text
+    parts = text.split(",")
+    if len(parts) == 2:
+        try:
+            h, v = float(parts[0]), float(parts[1])
+        except ValueError:
+            h = v = None
+        if h is not None and -1 <= h <= 1 and -1 <= v <= 1:
+            return (h, v)
+    raise argparse.ArgumentTypeError(f"{text!r}: use follow, keep, or H,V with each between -1 and 1 (e.g. 0.5,0)")
+
+
 def _crop_size(text: str) -> int:
     v = _positive_int(text)
     if v < 128 or v > 2048 or v % 16:
@@ -98,6 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--expression-scale", type=_multiplier, default=1.0, help="multiply all expression (default 1)")
     a.add_argument("--pose-scale", type=_multiplier, default=1.0,
                    help="multiply head rotation and movement (default 1)")
+    a.add_argument("--gaze", type=_gaze, default="follow",
+                   help="follow: the irises follow the driver's gaze (default); keep: the source's gaze; "
+                        "H,V: a fixed gaze, each -1..1 (1,0 looks to the image's right, 0,1 down)")
+    a.add_argument("--no-mouth-fill", action="store_true",
+                   help="do not paint a mouth interior where the mouth opens wider than the photo's")
     a.add_argument("--no-smooth", action="store_true", help="do not filter tracking jitter")
     a.add_argument("--crf", type=_positive_int, default=20, help="H.264 quality, lower is better (default 20)")
     a.add_argument("--max-frames", type=_positive_int, default=0, help="stop after N frames (default: all)")
@@ -166,12 +185,14 @@ def _animate(args) -> int:
     from ugoku.face.tracker import SmoothOptions
     from ugoku.io.video import EncodeOptions
     from ugoku.motion.retarget import RetargetOptions
+    from ugoku.render.compose import MouthOptions
 
     options = AnimateOptions(
         crop=CropOptions(size=args.crop_size, face_index=args.face_index),
         smooth=SmoothOptions(enabled=not args.no_smooth),
         retarget=RetargetOptions(mode=args.mode, regions=args.regions, expression_scale=args.expression_scale,
-                                 pose_scale=args.pose_scale),
+                                 pose_scale=args.pose_scale, gaze=args.gaze),
+        mouth=MouthOptions(enabled=not args.no_mouth_fill),
         encode=EncodeOptions(crf=args.crf),
         pasteback=not args.no_pasteback,
         max_frames=args.max_frames or None,

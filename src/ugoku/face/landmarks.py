@@ -98,6 +98,23 @@ def strip_triangles(upper: tuple[int, ...], lower: tuple[int, ...]) -> np.ndarra
     return np.asarray(tris, dtype=np.int32)
 
 
+def eye_loop(upper: tuple[int, ...], lower: tuple[int, ...]) -> tuple[int, ...]:
+    """An eye opening as a closed loop: the upper lid chain, then the lower chain back (no repeats)."""
+    return upper + tuple(reversed(lower[1:-1]))
+
+
+def fan_triangles(centre: int, loop: tuple[int, ...]) -> np.ndarray:
+    """Triangles from `centre` to each edge of the closed `loop`, shape (len(loop), 3). With the iris
+    centre as the hub, moving that one point moves the iris inside the opening (gaze)."""
+    return np.asarray([(centre, loop[i], loop[(i + 1) % len(loop)]) for i in range(len(loop))], dtype=np.int32)
+
+
+EYES = {  # name: (upper chain, lower chain, iris points, corners)
+    "right_eye": (RIGHT_EYE_UPPER, RIGHT_EYE_LOWER, RIGHT_IRIS, RIGHT_EYE_CORNERS),
+    "left_eye": (LEFT_EYE_UPPER, LEFT_EYE_LOWER, LEFT_IRIS, LEFT_EYE_CORNERS),
+}
+
+
 @functools.cache
 def hole_fill_triangles() -> dict[str, np.ndarray]:
     """Triangles covering the eye and mouth openings, keyed 'right_eye', 'left_eye', 'mouth'."""

@@ -17,6 +17,7 @@ import numpy as np
 
 from ugoku.errors import OptionError
 from ugoku.face import landmarks as L
+from ugoku.motion.eyes import USER_RANGE, gaze, place_irises
 from ugoku.motion.pose import HeadFrame, MotionFrame, procrustes
 
 ALL_REGIONS = ("pose", "brows", "eyes", "lips")
@@ -37,6 +38,7 @@ class RetargetOptions:
     eyes_scale: float = 1.0
     lips_scale: float = 1.0
     region_falloff: float = 0.35   # face-size units over which a region's influence fades
+    gaze: str | tuple[float, float] = "follow"   # 'follow' the driver, 'keep' the source's, or (H, V) in -1..1
 
     def __post_init__(self):
         if self.mode not in ("relative", "absolute"):
@@ -44,6 +46,11 @@ class RetargetOptions:
         bad = [r for r in self.regions if r not in ALL_REGIONS]
         if bad:
             raise OptionError(f"unknown region(s) {', '.join(bad)}; choose from {', '.join(ALL_REGIONS)}.")
+        if isinstance(self.gaze, tuple):
+            if len(self.gaze) != 2 or not all(-1.0 <= g <= 1.0 for g in self.gaze):
+                raise OptionError(f"gaze H,V must be two numbers between -1 and 1, not {self.gaze!r}.")
+        elif self.gaze not in ("follow", "keep"):
+            raise OptionError(f"gaze must be 'follow', 'keep' or H,V, not {self.gaze!r}.")
         for name in ("expression_scale", "pose_scale", "brows_scale", "eyes_scale", "lips_scale"):
             v = getattr(self, name)
             if not (-3.0 <= v <= 3.0):
@@ -116,6 +123,20 @@ class Retargeter:
         _, self.R_align, _ = procrustes(ref[_RIGID], self.source_norm[_RIGID], with_scale=False)
         self.driver_reference = ref
         self.weights = region_weights(self.source_norm, options)[:, None]
+        self.source_gaze = gaze(self.source_norm)
+        self.driver_gaze = gaze(ref)
+
+    def target_gaze(self, m: MotionFrame) -> np.ndarray:
+        """Where the irises go, (2, 2) (h, v) per eye in eye widths (see ugoku.motion.eyes)."""
+        o = self.options
+        if isinstance(o.gaze, tuple):
+            return np.tile(np.array(o.gaze) * USER_RANGE, (2, 1))
+        if o.gaze == "keep" or "eyes" not in o.regions:
+            return self.source_gaze
+        now = gaze(self.driver_reference + m.expression)
+        if o.mode == "absolute":
+            return now
+        return self.source_gaze + (now - self.driver_gaze) * (o.eyes_scale * o.expression_scale)
 
     def __call__(self, m: MotionFrame) -> TargetFace:
         o = self.options
@@ -123,7 +144,7 @@ class Retargeter:
             expr = m.expression @ self.R_align.T
         else:
             expr = (self.driver_reference + m.expression) @ self.R_align.T - self.source_norm
-        shape = self.source_norm + self.weights * expr
+        shape = place_irises(self.source_norm + self.weights * expr, self.target_gaze(m))
         if "pose" in o.regions:
             R = m.rotation @ self.R_align.T if o.mode == "absolute" else m.rotation
             R = scale_rotation(R, o.pose_scale)

@@ -1,0 +1,68 @@
+"""Gaze as an explicit signal: where each iris sits inside its eye opening.
+
+Pure functions on normalised landmarks (478, 3) (head frame, face-size units, image axes: x right,
+y down). A gaze is (h, v) per eye: the iris centre's offset from the eye-corner midpoint, in eye
+widths, along the corner line (towards the image's right) and across it (down).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ugoku.face import landmarks as L
+
+H_LIMIT = 0.25          # the iris centre stays this far (eye widths) from the corner midpoint at most
+USER_RANGE = (0.22, 0.12)   # --gaze H,V = ±1 means this many eye widths (h, v)
+
+
+def _eye_axes(points: np.ndarray, corners) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    a, b = points[corners[0], :2], points[corners[1], :2]
+    if a[0] > b[0]:
+        a, b = b, a
+    w = float(np.linalg.norm(b - a))
+    ex = (b - a) / max(w, 1e-9)
+    ey = np.array([-ex[1], ex[0]])
+    return (a + b) / 2, ex, ey, max(w, 1e-9)
+
+
+def gaze(points: np.ndarray) -> np.ndarray:
+    """(2, 2): (h, v) of the right eye, then the left."""
+    out = []
+    for name in ("right_eye", "left_eye"):
+        _, _, iris, corners = L.EYES[name]
+        mid, ex, ey, w = _eye_axes(points, corners)
+        d = points[iris[0], :2] - mid
+        out.append((d @ ex / w, d @ ey / w))
+    return np.array(out)
+
+
+def _lid_limits(points: np.ndarray, name: str, h: float) -> tuple[float, float]:
+    """Across-coordinates (eye widths) of the upper and lower lid at along-coordinate h."""
+    upper, lower, _, corners = L.EYES[name]
+    mid, ex, ey, w = _eye_axes(points, corners)
+    out = []
+    for chain in (upper, lower):
+        d = points[list(chain), :2] - mid
+        u, v = d @ ex / w, d @ ey / w
+        order = np.argsort(u)
+        out.append(float(np.interp(h, u[order], v[order])))
+    return out[0], out[1]
+
+
+def place_irises(shape: np.ndarray, target_gaze: np.ndarray) -> np.ndarray:
+    """Move each iris (all five points rigidly) so that its centre sits at `target_gaze` (2, 2) in
+    this shape's own eyes, clipped inside the opening: at most H_LIMIT along the eye and between the
+    lids (a closed eye puts it on the lid line, where the opening has no area)."""
+    out = np.array(shape, dtype=np.float64, copy=True)
+    for k, name in enumerate(("right_eye", "left_eye")):
+        _, _, iris, corners = L.EYES[name]
+        mid, ex, ey, w = _eye_axes(out, corners)
+        h = float(np.clip(target_gaze[k, 0], -H_LIMIT, H_LIMIT))
+        top, bottom = _lid_limits(out, name, h)
+        if bottom > top:
+            v = float(np.clip(target_gaze[k, 1], top, bottom))
+        else:
+            v = (top + bottom) / 2
+        want = mid + w * (h * ex + v * ey)
+        out[list(iris), :2] += want - out[iris[0], :2]
+    return out

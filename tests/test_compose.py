@@ -1,0 +1,131 @@
+"""Compensation: the mouth interior and explicit gaze, on generated data."""
+
+import numpy as np
+import pytest
+
+from ugoku.face import landmarks as L
+from ugoku.motion.builtin import jaw_open_offsets
+from ugoku.motion.pose import HeadFrame, MotionFrame
+from ugoku.motion.retarget import Retargeter, RetargetOptions
+from ugoku.render.compose import MouthInterior
+from ugoku.render.warp import Renderer
+
+I2 = np.array([[1.0, 0, 0], [0, 1.0, 0]])
+
+
+def _motion(expr):
+    return MotionFrame(rotation=np.eye(3), scale=1.0, translation=np.zeros(3), expression=expr,
+                       eyes=np.ones(2), gaze=np.zeros((2, 2)), mouth=0.0)
+
+
+@pytest.fixture(scope="module")
+def closed_mouth_face():
+    """The bundled portrait with its mouth warped shut: a synthetic source whose lips touch."""
+    from ugoku.demo import astronaut_face
+
+    face = astronaut_face()
+    pts = face.landmarks.astype(np.float64)
+    ref = HeadFrame.of(pts).normalise(pts)
+    jaw = jaw_open_offsets(ref)
+    close = -jaw * ((ref[14, 1] - ref[13, 1]) / (jaw[14, 1] - jaw[13, 1]))   # just enough to shut the lips
+    ren = Renderer(face.landmarks, 512, face.crop, I2)
+    t = Retargeter(face.landmarks, ref)(_motion(close))
+    return ren.render(t).copy(), t.points.astype(np.float32)
+
+
+def test_a_closed_mouth_opened_by_a_driver_gets_a_dark_textured_interior(closed_mouth_face):
+    crop, pts = closed_mouth_face
+    pts64 = pts.astype(np.float64)
+    assert np.linalg.norm(pts64[13, :2] - pts64[14, :2]) < 4            # the synthetic source's mouth is shut
+    ref = HeadFrame.of(pts64).normalise(pts64)
+    ren = Renderer(pts, 512, crop, I2)
+    target = Retargeter(pts, ref)(_motion(jaw_open_offsets(ref)))
+    mouth = MouthInterior(crop, pts, I2)
+    plain = ren.render(target).copy()
+    filled = mouth(plain.copy(), target.points)
+    inner = np.zeros(crop.shape[:2], np.uint8)
+    import cv2
+
+    cv2.fillPoly(inner, [np.round(target.points[list(L.inner_mouth_loop()), :2]).astype(np.int32)], 1)
+    inner = cv2.erode(inner, np.ones((7, 7), np.uint8)).astype(bool)
+    assert inner.sum() > 300
+    lum_plain = plain[inner].mean(1)
+    lum_filled = filled[inner].mean(1)
+    assert np.median(lum_filled) < 0.6 * np.median(lum_plain)          # darker than the stretched lip
+    assert lum_filled.std() > 8                                        # textured: teeth, shading, grain
+    bright = lum_filled > 0.6 * crop[inner].mean()
+    assert 0.03 < bright.mean() < 0.5                                  # a row of teeth, not a white mouth
+    outside = ~cv2.dilate(inner.astype(np.uint8), np.ones((25, 25), np.uint8)).astype(bool)
+    assert np.array_equal(filled[outside], plain[outside])             # nothing painted outside the mouth
+
+
+def test_mouth_interior_leaves_an_unopened_mouth_alone(astronaut_face):
+    pts = astronaut_face.landmarks.astype(np.float64)
+    ref = HeadFrame.of(pts).normalise(pts)
+    target = Retargeter(astronaut_face.landmarks, ref)(_motion(np.zeros((478, 3))))
+    frame = astronaut_face.crop.copy()
+    MouthInterior(astronaut_face.crop, astronaut_face.landmarks, I2)(frame, target.points)
+    assert np.array_equal(frame, astronaut_face.crop)
+
+
+def _iris_centre(img, pts, iris, corners):
+    """Centroid of the darkest pixels inside the eye opening (an independent iris locator)."""
+    import cv2
+
+    upper, lower = (L.RIGHT_EYE_UPPER, L.RIGHT_EYE_LOWER) if iris == L.RIGHT_IRIS else (L.LEFT_EYE_UPPER, L.LEFT_EYE_LOWER)
+    m = np.zeros(img.shape[:2], np.uint8)
+    cv2.fillPoly(m, [np.round(pts[list(L.eye_loop(upper, lower)), :2]).astype(np.int32)], 1)
+    lum = img.mean(2)
+    sel = (m > 0) & (lum <= np.percentile(lum[m > 0], 15))
+    ys, xs = np.nonzero(sel)
+    return np.array([xs.mean(), ys.mean()])
+
+
+@pytest.mark.parametrize("h", [1.0, -1.0])
+def test_a_gaze_shift_moves_the_iris_by_the_expected_amount(astronaut_face, h):
+    from ugoku.motion.eyes import USER_RANGE
+
+    pts = astronaut_face.landmarks.astype(np.float64)
+    ref = HeadFrame.of(pts).normalise(pts)
+    ren = Renderer(astronaut_face.landmarks, 512, astronaut_face.crop, I2)
+    still = _motion(np.zeros((478, 3)))
+    base = ren.render(Retargeter(astronaut_face.landmarks, ref)(still)).copy()
+    target = Retargeter(astronaut_face.landmarks, ref, RetargetOptions(gaze=(h, 0.0)))(still)
+    moved = ren.render(target).copy()
+    for iris, corners in ((L.RIGHT_IRIS, L.RIGHT_EYE_CORNERS), (L.LEFT_IRIS, L.LEFT_EYE_CORNERS)):
+        width = np.linalg.norm(pts[corners[0], :2] - pts[corners[1], :2])
+        a = _iris_centre(base, pts, iris, corners)
+        b = _iris_centre(moved, pts, iris, corners)
+        # the rendered iris moved towards the asked side by at least half the asked amount (eye
+        # widths; the dark-pixel locator also counts lashes, which stay, so it under-reads), and the
+        # iris landmark went exactly where asked
+        want = h * USER_RANGE[0] - (pts[iris[0], 0] - pts[list(corners), 0].mean()) / width
+        seen = (b[0] - a[0]) / width
+        assert np.sign(seen) == np.sign(want)
+        assert 0.5 * abs(want) <= abs(seen) <= 1.2 * abs(want)
+        assert abs(b[1] - a[1]) < 0.06 * width
+        got = (target.points[iris[0], 0] - target.points[list(corners), 0].mean()) / width
+        assert got == pytest.approx(h * USER_RANGE[0], abs=0.01)
+
+
+def test_gaze_keep_and_closed_eyes_keep_the_iris_inside(astronaut_face):
+    from ugoku.motion.builtin import blink_offsets
+    from ugoku.motion.eyes import gaze, place_irises
+
+    pts = astronaut_face.landmarks.astype(np.float64)
+    ref = HeadFrame.of(pts).normalise(pts)
+    closed = ref + blink_offsets(ref)
+    out = place_irises(closed, np.array([[0.0, -0.5], [0.0, 0.5]]))     # asks far above and below
+    for iris, up_lo in ((L.RIGHT_IRIS, L.RIGHT_EYE_LID_MID), (L.LEFT_IRIS, L.LEFT_EYE_LID_MID)):
+        top, bottom = sorted(out[list(up_lo), 1])
+        assert top - 2e-3 <= out[iris[0], 1] <= bottom + 2e-3
+    assert np.allclose(place_irises(ref, gaze(ref)), ref)                # the source's own gaze: no change
+
+
+def test_gaze_option_is_validated():
+    from ugoku.errors import OptionError
+
+    with pytest.raises(OptionError):
+        RetargetOptions(gaze=(2.0, 0.0))
+    with pytest.raises(OptionError):
+        RetargetOptions(gaze="sideways")
