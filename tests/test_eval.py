@@ -161,18 +161,13 @@ def test_suite_files_are_validated(tmp_path):
     from ugoku.eval.suite import load_suite
 
     bad = tmp_path / "bad.toml"
-    bad.write_text("this is = = not toml")
-    with pytest.raises(InputError, match="not a valid TOML"):
-        load_suite(bad)
-    bad.write_text('[[cross]]\nsource = "a.jpg"\n')
-    with pytest.raises(InputError, match="needs source"):
-        load_suite(bad)
-    bad.write_text('rm = "-rf"\n[[self]]\nvideo = "v.mp4"\n')
-    with pytest.raises(InputError, match="unknown key"):
-        load_suite(bad)
-    bad.write_text('[[self]]\nvideo = "missing.mp4"\n')
-    with pytest.raises(InputError, match="missing.mp4 does not exist"):
-        load_suite(bad)
+    for text, message in (("this is = = not toml", "not a valid TOML"),
+                          ('[[cross]]\nsource = "a.jpg"\n', "needs source"),
+                          ('rm = "-rf"\n[[self]]\nvideo = "v.mp4"\n', "unknown key"),
+                          ('[[self]]\nvideo = "missing.mp4"\n', "missing.mp4 does not exist")):
+        bad.write_text(text)
+        with pytest.raises(InputError, match=message):
+            load_suite(bad)
     (tmp_path / "p.jpg").write_bytes(b"x")
     (tmp_path / "d.mp4").write_bytes(b"x")
     ok = tmp_path / "ok.toml"

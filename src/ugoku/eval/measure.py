@@ -16,7 +16,7 @@ import numpy as np
 
 from ugoku.eval import face68
 from ugoku.eval.metrics import l1, psnr, ssim
-from ugoku.face.landmarks import LEFT_EYE_CORNERS, LEFT_IRIS, RIGHT_EYE_CORNERS, RIGHT_IRIS
+from ugoku.motion.eyes import gaze as eye_gaze
 
 SIGNALS = ("mouth", "eye_right", "eye_left", "brows", "yaw", "pitch", "roll", "gaze_h", "gaze_v")
 
@@ -56,18 +56,8 @@ class VideoMeasure:
 def gaze_of(mesh_points: np.ndarray) -> tuple[float, float]:
     """Iris centre relative to the eye corners, both eyes averaged, from MediaPipe's 478 points:
     (horizontal, vertical) in eye widths, positive towards the image's right and down."""
-    hs, vs = [], []
-    for corners, iris in ((RIGHT_EYE_CORNERS, RIGHT_IRIS), (LEFT_EYE_CORNERS, LEFT_IRIS)):
-        a, b = mesh_points[corners[0], :2], mesh_points[corners[1], :2]
-        if a[0] > b[0]:
-            a, b = b, a
-        width = np.linalg.norm(b - a)
-        axis = (b - a) / width
-        normal = np.array([-axis[1], axis[0]])     # image down when the eye is level
-        d = mesh_points[iris[0], :2] - (a + b) / 2
-        hs.append(d @ axis / width)
-        vs.append(d @ normal / width)
-    return float(np.mean(hs)), float(np.mean(vs))
+    h, v = eye_gaze(mesh_points).mean(0)
+    return float(h), float(v)
 
 
 def measure_frames(frames: Iterable[np.ndarray], judge: face68.Dlib68, options: MeasureOptions = MeasureOptions(),

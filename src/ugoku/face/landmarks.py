@@ -103,12 +103,6 @@ def eye_loop(upper: tuple[int, ...], lower: tuple[int, ...]) -> tuple[int, ...]:
     return upper + tuple(reversed(lower[1:-1]))
 
 
-def fan_triangles(centre: int, loop: tuple[int, ...]) -> np.ndarray:
-    """Triangles from `centre` to each edge of the closed `loop`, shape (len(loop), 3). With the iris
-    centre as the hub, moving that one point moves the iris inside the opening (gaze)."""
-    return np.asarray([(centre, loop[i], loop[(i + 1) % len(loop)]) for i in range(len(loop))], dtype=np.int32)
-
-
 EYES = {  # name: (upper chain, lower chain, iris points, corners)
     "right_eye": (RIGHT_EYE_UPPER, RIGHT_EYE_LOWER, RIGHT_IRIS, RIGHT_EYE_CORNERS),
     "left_eye": (LEFT_EYE_UPPER, LEFT_EYE_LOWER, LEFT_IRIS, LEFT_EYE_CORNERS),

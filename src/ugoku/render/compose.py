@@ -71,7 +71,6 @@ class MouthInterior:
         pts = np.asarray(source_points, np.float64)
         self.source_gap = _lip_gap(pts)
         self.M = np.asarray(M_crop2canvas, np.float64)
-        self.scale = float(np.sqrt(abs(np.linalg.det(self.M[:, :2]))))      # canvas px per crop px
         pal = source_palette(crop, pts)
         lip, skin = pal["lip"], pal["skin"]
         if pal["grey"]:

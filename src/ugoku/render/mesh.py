@@ -66,10 +66,9 @@ def build_mesh(source_points: np.ndarray, rings: RingOptions = RingOptions()) ->
     # Iris discs: IRIS_DISC vertices on a circle inside each iris that move rigidly with its centre,
     # so a gaze shift slides the iris instead of smearing it; the sclera around it stretches.
     eye_tris, iris_xyz, iris_anchor = [], [], []
-    for name in ("right_eye", "left_eye"):
+    disc_eyes = {name for name, (upper, lower, iris, _) in L.EYES.items() if _iris_inside(pts, upper, lower, iris)}
+    for name in sorted(disc_eyes, reverse=True):          # right eye first, then left
         upper, lower, iris, _ = L.EYES[name]
-        if not _iris_inside(pts, upper, lower, iris):
-            continue
         first = L.N_LANDMARKS + len(iris_anchor)
         disc = _iris_disc(pts, upper, lower, iris)
         iris_xyz.append(disc)
@@ -93,7 +92,7 @@ def build_mesh(source_points: np.ndarray, rings: RingOptions = RingOptions()) ->
         prev = cur
     fills = L.hole_fill_triangles()
     for name, ht in fills.items():
-        if name in L.EYES and _iris_inside(pts, *L.EYES[name][:3]):
+        if name in disc_eyes:
             continue                          # drawn below as sclera annulus + iris disc
         tris += [tuple(t) for t in ht]
         kinds += [KIND_HOLE] * len(ht)
