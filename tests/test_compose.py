@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 
 from ugoku.face import landmarks as L
-from ugoku.motion.builtin import jaw_open_offsets
+from ugoku.motion.controls import eye_close_offsets, jaw_offsets
+
+
+def jaw_open_offsets(ref):
+    return jaw_offsets(ref, 0.45)
+
+
+def blink_offsets(ref):
+    return eye_close_offsets(ref, "right_eye") + eye_close_offsets(ref, "left_eye")
 from ugoku.motion.pose import HeadFrame, MotionFrame
 from ugoku.motion.retarget import Retargeter, RetargetOptions
 from ugoku.render.compose import MouthInterior
@@ -109,7 +117,6 @@ def test_a_gaze_shift_moves_the_iris_by_the_expected_amount(astronaut_face, h):
 
 
 def test_gaze_keep_and_closed_eyes_keep_the_iris_inside(astronaut_face):
-    from ugoku.motion.builtin import blink_offsets
     from ugoku.motion.eyes import gaze, place_irises
 
     pts = astronaut_face.landmarks.astype(np.float64)

@@ -19,7 +19,7 @@ def judge():
 
 @pytest.fixture(scope="module")
 def full_driver(tmp_path_factory):
-    """The whole built-in motion (head sway and nod, blinks, talking) in 100 frames."""
+    """The bench motion (talking with blinks, a head sway and nods) in 100 frames."""
     from ugoku.bench import synth_driver
 
     return synth_driver(tmp_path_factory.mktemp("fd") / "full.mp4", 100, fps=12.5)
@@ -101,7 +101,7 @@ def test_a_video_compared_with_itself(driver_measure):
 
 
 def test_the_judge_sees_the_driver_motion(driver_measure):
-    """The built-in motion sways the head about ±14° yaw, talks and blinks: dlib must see all three."""
+    """The bench motion sways the head ±14° yaw, talks and blinks: dlib must see all three."""
     d = driver_measure.signals
     assert np.nanmax(d["yaw"]) - np.nanmin(d["yaw"]) > 12
     assert np.nanmax(d["mouth"]) - np.nanmin(d["mouth"]) > 0.1

@@ -4,7 +4,15 @@ import pytest
 
 from ugoku.face import landmarks as L
 from ugoku.face.tracker import OneEuroFilter, SmoothOptions
-from ugoku.motion.builtin import blink_offsets, jaw_open_offsets
+from ugoku.motion.controls import eye_close_offsets, jaw_offsets
+
+
+def blink_offsets(ref):
+    return eye_close_offsets(ref, "right_eye") + eye_close_offsets(ref, "left_eye")
+
+
+def jaw_open_offsets(ref):
+    return jaw_offsets(ref, 0.45)
 from ugoku.motion.pose import HeadFrame, MotionExtractor, eye_openness, procrustes
 from ugoku.motion.retarget import Retargeter, RetargetOptions, scale_rotation
 

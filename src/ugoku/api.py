@@ -1,4 +1,6 @@
-"""Public entry points: `animate()` a portrait from a driving video, `animate_motion()` from MotionFrames.
+"""Public entry points: `animate()` a portrait from a driving video, `animate_template()` from a
+motion template, `animate_image()` from a driving photo, `edit()` a still with controls,
+`record_template()` a video's motion, and `animate_motion()` from MotionFrames.
 
 The pipeline (see docs/architecture in the README): detect & crop -> track -> motion -> retarget ->
 render (with paste-back) -> encode. Each stage has its own options dataclass; `AnimateOptions` only
@@ -18,13 +20,16 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from ugoku.errors import InputError
+from ugoku.face.landmarks import RIGID as L_RIGID
 from ugoku.face.source import CropOptions, SourceFace, find_source_face
 from ugoku.face.tracker import FaceTracker, OneEuroFilter, SmoothOptions
-from ugoku.io.image import ImageLimits, check_output_path, read_image
+from ugoku.io.image import ImageLimits, check_output_path, read_image, write_image
 from ugoku.io.video import EncodeOptions, VideoLimits, VideoSink, VideoSource
-from ugoku.motion.pose import HeadFrame, MotionExtractor, MotionFrame
+from ugoku.motion.controls import REST, Controls, Rig, angles_from_rotation
+from ugoku.motion.pose import HeadFrame, MotionExtractor, MotionFrame, procrustes
+from ugoku.motion.templates import Template
 from ugoku.motion.retarget import Retargeter, RetargetOptions
-from ugoku.render.compose import MouthInterior, MouthOptions
+from ugoku.render.compose import EyelidFill, EyelidOptions, MouthInterior, MouthOptions
 from ugoku.render.warp import Renderer, RenderOptions
 
 Progress = Callable[[int, int], None]
@@ -40,6 +45,7 @@ class AnimateOptions:
     retarget: RetargetOptions = field(default_factory=RetargetOptions)
     render: RenderOptions = field(default_factory=RenderOptions)
     mouth: MouthOptions = field(default_factory=MouthOptions)
+    eyelids: EyelidOptions = field(default_factory=EyelidOptions)
     encode: EncodeOptions = field(default_factory=EncodeOptions)
     pasteback: bool = True
     max_frames: int | None = None
@@ -99,6 +105,21 @@ def make_renderer(face: SourceFace, pasteback: bool, options: RenderOptions = Re
     return Renderer(face.landmarks, face.crop.shape[0], face.crop, np.array([[1.0, 0, 0], [0, 1.0, 0]]), options)
 
 
+class Composer:
+    """Render -> compose for one source: the warp, then the eyelids and the mouth interior painted
+    from memory. Returns the renderer's buffer (consume it before the next call)."""
+
+    def __init__(self, face: SourceFace, renderer: Renderer, options: AnimateOptions):
+        self.renderer = renderer
+        self.eyelids = EyelidFill(renderer.canvas, face.landmarks, renderer.M_crop2canvas, options.eyelids)
+        self.mouth = MouthInterior(face.crop, face.landmarks, renderer.M_crop2canvas, options.mouth)
+
+    def __call__(self, target) -> np.ndarray:
+        r = self.renderer
+        frame = self.eyelids(r.render(target), target.points, r.dense, r.region)
+        return self.mouth(frame, target.points)
+
+
 class DrivingMotion:
     """Track -> smooth -> motion over a stream of RGB frames.
 
@@ -155,19 +176,17 @@ def render_stream(face: SourceFace, motions: Iterable[MotionFrame | None],
                   reference: Callable[[], np.ndarray | None], sink: VideoSink, options: AnimateOptions,
                   clock: StageClock, progress: Progress | None = None, total: int = 0) -> int:
     """Retarget, render and encode each motion; returns the number of frames written."""
-    renderer = make_renderer(face, options.pasteback, options.render)
-    mouth = MouthInterior(face.crop, face.landmarks, renderer.M_crop2canvas, options.mouth)
+    compose = Composer(face, make_renderer(face, options.pasteback, options.render), options)
     retargeter: Retargeter | None = None
     n = 0
     for motion in motions:
         with clock("render"):
             if motion is None:
-                frame = renderer.canvas
+                frame = compose.renderer.canvas
             else:
                 if retargeter is None:
                     retargeter = Retargeter(face.landmarks, reference(), options.retarget)
-                target = retargeter(motion)
-                frame = mouth(renderer.render(target), target.points)
+                frame = compose(retargeter(motion))
         with clock("encode"):
             sink.write(frame)
         n += 1
@@ -234,3 +253,106 @@ def animate_motion(face: SourceFace, motions: Iterable[MotionFrame], fps: float 
             sink.commit()
     seconds = time.perf_counter() - t0
     return AnimateResult(out, n, 0, seconds, w, h, clock.per_frame_ms(n))
+
+
+IMAGE_OUTPUTS = (".png", ".jpg", ".jpeg", ".webp")
+
+
+def source_reference(face: SourceFace) -> np.ndarray:
+    """The source's own landmarks, normalised: the reference that templates and edits move."""
+    pts = face.landmarks.astype(np.float64)
+    return HeadFrame.of(pts).normalise(pts)
+
+
+def animate_template(source: str | os.PathLike, template: Template, output: str | os.PathLike,
+                     options: AnimateOptions = AnimateOptions(), loops: int = 1,
+                     progress: Progress | None = None) -> AnimateResult:
+    """Animate the face in `source` with a motion template (built in or recorded), `loops` times."""
+    check_output_path(output, (".mp4", ".mov"))
+    face = load_source(source, options.crop)
+    rig = Rig(source_reference(face))
+    motions = (rig.motion(c) for c in template.controls(loops))
+    total = len(template) * max(1, loops)
+    if options.max_frames:
+        total = min(total, options.max_frames)
+    return animate_motion(face, motions, template.fps, output, options, progress, total)
+
+
+def render_still(face: SourceFace, controls: Controls, options: AnimateOptions = AnimateOptions()) -> np.ndarray:
+    """One frame: the source showing `controls` (RGB uint8; the full photo unless pasteback=False)."""
+    compose = Composer(face, make_renderer(face, options.pasteback, options.render), options)
+    reference = source_reference(face)
+    return compose(Retargeter(face.landmarks, reference, options.retarget)(Rig(reference).motion(controls)))
+
+
+def edit(source: str | os.PathLike, output: str | os.PathLike, controls: Controls,
+         options: AnimateOptions = AnimateOptions()) -> Path:
+    """Write `source` with its expression, pose and gaze changed by `controls` to the image `output`.
+    A fixed gaze goes in `options.retarget.gaze` as (H, V)."""
+    check_output_path(output, IMAGE_OUTPUTS)
+    face = load_source(source, options.crop)
+    return write_image(output, render_still(face, controls.clipped(), options))
+
+
+def controls_from_image(face: SourceFace, driver: SourceFace) -> Controls:
+    """The controls that give `face` the head pose and expression of the face in `driver`.
+
+    Pose: the rotation between the two heads' rigid points. Expression: the driver's shape, turned to
+    the source's pose, measured against the source's own (eye and mouth opening, brow height, smile,
+    mouth width); gaze: the driver's. Person-to-person differences at rest (naturally high brows, a
+    wide mouth) are read as expression too; see docs/templates.md."""
+    src = source_reference(face)
+    drv = HeadFrame.of(driver.landmarks.astype(np.float64)).normalise(driver.landmarks.astype(np.float64))
+    rigid = np.array(L_RIGID)
+    _, R, _ = procrustes(src[rigid], drv[rigid], with_scale=False)
+    yaw, pitch, roll = angles_from_rotation(R)
+    aligned = drv @ R                      # R^T applied to each point: the driver in the source's pose
+    return Rig(src).solve(aligned, Controls(yaw=yaw, pitch=pitch, roll=roll))
+
+
+def animate_image(source: str | os.PathLike, driving: str | os.PathLike, output: str | os.PathLike,
+                  options: AnimateOptions = AnimateOptions()) -> tuple[Path, Controls]:
+    """Give the face in `source` the head pose and expression of the face in the photo `driving`;
+    writes the image `output` and returns it with the controls that were read."""
+    check_output_path(output, IMAGE_OUTPUTS)
+    face = load_source(source, options.crop)
+    driver = load_source(driving, options.crop)
+    controls = controls_from_image(face, driver)
+    return write_image(output, render_still(face, controls, options)), controls
+
+
+@dataclass(frozen=True)
+class RecordOptions:
+    """How a driving video becomes a template: tracking smoothing, and at most max_frames frames."""
+
+    smooth: SmoothOptions = field(default_factory=SmoothOptions)
+    max_frames: int | None = None
+
+
+def record_template(driving: str | os.PathLike, options: RecordOptions = RecordOptions(),
+                    video_limits: VideoLimits = VideoLimits(), name: str = "") -> Template:
+    """The motion of the face in `driving` as a template: per frame, head angles and movement from the
+    tracked pose, and the expression controls that the performer's shape shows relative to their own
+    first tracked frame. Only those numbers are kept (see ugoku.motion.templates)."""
+    rows: list[list[float]] = []
+    with VideoSource(driving, video_limits) as video:
+        fps = float(video.info.fps)
+        motions = DrivingMotion(video.frames(), fps, options.smooth)
+        rig: Rig | None = None
+        for m in motions:
+            if m is None:
+                rows.append(REST.as_row())
+            else:
+                if rig is None:
+                    rig = Rig(motions.reference)
+                yaw, pitch, roll = angles_from_rotation(m.rotation)
+                pose = Controls(yaw=yaw, pitch=pitch, roll=roll, x=float(m.translation[0]),
+                                y=float(m.translation[1]), zoom=float(m.scale))
+                rows.append(rig.solve(rig.reference + m.expression, pose).as_row())
+            if options.max_frames and len(rows) >= options.max_frames:
+                break
+        if motions.tracked == 0:
+            raise InputError(f"{driving}: no face was found in any of its {motions.count} frames; "
+                             "use a driving video that shows a face.")
+    label = name or Path(driving).stem
+    return Template(label[:100], f"recorded from {Path(driving).name}", fps, np.array(rows, dtype=np.float64))

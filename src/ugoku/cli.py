@@ -52,6 +52,21 @@ def _gaze(text: str):
     raise argparse.ArgumentTypeError(f"{text!r}: use follow, keep, or H,V with each between -1 and 1 (e.g. 0.5,0)")
 
 
+def _unit(text: str) -> float:
+    return _number(text, float, -1.0, 1.0)
+
+
+def _unit_pos(text: str) -> float:
+    return _number(text, float, 0.0, 1.0)
+
+
+def _gaze_fixed(text: str):
+    g = _gaze(text)
+    if not isinstance(g, tuple):
+        raise argparse.ArgumentTypeError(f"{text!r}: use H,V with each between -1 and 1 (e.g. -0.6,0)")
+    return g
+
+
 def _crop_size(text: str) -> int:
     v = _positive_int(text)
     if v < 128 or v > 2048 or v % 16:
@@ -93,12 +108,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"ugoku {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    a = sub.add_parser("animate", help="animate a photo with the motion of a driving video",
+    a = sub.add_parser("animate", help="animate a photo with a driving video, a motion template or a photo",
                        description="Animate the face in SOURCE with the head pose, expression, blinks, gaze "
-                                   "and mouth of DRIVING; writes an H.264 MP4 with the driver's audio.")
+                                   "and mouth of DRIVING (a video: writes an H.264 MP4 with its audio; a photo: "
+                                   "writes an image with its pose and expression), or with a motion TEMPLATE.")
     a.add_argument("-s", "--source", required=True, help="the portrait photo (JPEG, PNG, WebP, ...)")
-    a.add_argument("-d", "--driving", required=True, help="the driving video")
-    a.add_argument("-o", "--output", required=True, help="output .mp4")
+    drive = a.add_mutually_exclusive_group(required=True)
+    drive.add_argument("-d", "--driving", help="a driving video, or a driving photo (then OUTPUT is an image)")
+    drive.add_argument("-t", "--template", help="a built-in template name (`ugoku templates`) or a .json file "
+                                                "from `ugoku template record`")
+    a.add_argument("-o", "--output", required=True, help="output .mp4 (or .png/.jpg for a driving photo)")
+    a.add_argument("--loops", type=_positive_int, default=1, help="play the template this many times (default 1)")
     a.add_argument("--face-index", type=_positive_int, default=0,
                    help="which face of the photo to animate, 0 = the largest (default 0)")
     a.add_argument("--no-pasteback", action="store_true",
@@ -124,10 +144,45 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="animate the bundled public-domain portrait with a built-in motion",
                        description="Animate scikit-image's astronaut portrait (NASA, public domain) with a "
-                                   "built-in motion: head sway, nods, blinks and talking.")
+                                   "tour of the built-in motion templates: blink, smile, look-around, talk, nod, "
+                                   "surprised, wink, shake.")
     d.add_argument("-o", "--output", default="ugoku-demo.mp4", help="output .mp4 (default ugoku-demo.mp4)")
-    d.add_argument("--seconds", type=float, default=8.0, help="length (default 8)")
+    d.add_argument("--seconds", type=float, default=None, help="stop after this many seconds (default: the whole tour, about 30 s)")
     d.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    sub.add_parser("templates", help="list the built-in motion templates",
+                   description="List the built-in motion templates with their length and what they do.")
+
+    tr = sub.add_parser("template", help="record a driving video's motion as a reusable template",
+                        description="Motion templates. `ugoku template record VIDEO -o mine.json` stores the "
+                                    "video's head pose and expression as numbers over time (no face shape, "
+                                    "no image data); `ugoku animate -t mine.json` replays it on any photo.")
+    tsub = tr.add_subparsers(dest="template_command", metavar="ACTION", required=True)
+    rec = tsub.add_parser("record", help="store a driving video's motion as a .json template")
+    rec.add_argument("driving", help="the driving video")
+    rec.add_argument("-o", "--output", required=True, help="output .json")
+    rec.add_argument("--name", default="", help="a name stored in the template (default: the video's name)")
+    rec.add_argument("--max-frames", type=_positive_int, default=0, help="stop after N frames (default: all)")
+    rec.add_argument("--no-smooth", action="store_true", help="do not filter tracking jitter")
+
+    ed = sub.add_parser("edit", help="change the expression, head pose or gaze of a still photo",
+                        description="Write SOURCE with a new expression, head pose or gaze. Sliders combine, "
+                                    "and --expression reads a short phrase (vocabulary: docs/templates.md); "
+                                    "sliders given explicitly win over the phrase.")
+    ed.add_argument("-s", "--source", required=True, help="the portrait photo")
+    ed.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, .webp)")
+    ed.add_argument("--expression", default="", metavar="TEXT",
+                    help='a short description, e.g. "a gentle smile, looking left"')
+    ed.add_argument("--smile", type=_unit, help="-1 (corners down) .. 1 (broad smile)")
+    ed.add_argument("--eyes-open", type=_unit, help="-1 (closed) .. 1 (wide open); 0 as in the photo")
+    ed.add_argument("--mouth-open", type=_unit_pos, help="0 (as in the photo) .. 1 (wide open)")
+    ed.add_argument("--brows", type=_unit, help="-1 (lowered) .. 1 (raised)")
+    ed.add_argument("--yaw", type=lambda t: _number(t, float, -45, 45), help="degrees, > 0 turns towards the image's right")
+    ed.add_argument("--pitch", type=lambda t: _number(t, float, -30, 30), help="degrees, > 0 tilts the chin down")
+    ed.add_argument("--roll", type=lambda t: _number(t, float, -30, 30), help="degrees, > 0 tilts clockwise")
+    ed.add_argument("--gaze", type=_gaze_fixed, help="H,V each -1..1: where the eyes look (1,0 the image's right, 0,1 down)")
+    ed.add_argument("--face-index", type=_positive_int, default=0, help="which face, 0 = the largest (default 0)")
+    ed.add_argument("--no-pasteback", action="store_true", help="write the square crop around the face")
 
     b = sub.add_parser("bench", help="print per-stage timings and end-to-end frames per second",
                        description="Synthesise driving clips from the bundled portrait and time every stage.")
@@ -197,13 +252,82 @@ def _animate(args) -> int:
         pasteback=not args.no_pasteback,
         max_frames=args.max_frames or None,
     )
+    if args.driving and args.driving.lower().endswith(IMAGE_SUFFIXES):
+        from ugoku.api import animate_image
+
+        out, c = animate_image(args.source, args.driving, args.output, options)
+        print(f"ugoku: wrote {out}: the pose and expression of {args.driving} (yaw {c.yaw:+.0f}, pitch "
+              f"{c.pitch:+.0f}, roll {c.roll:+.0f} degrees; smile {c.smile:+.2f}, mouth {c.jaw:.2f}, eyes "
+              f"{c.eye_r:+.2f}/{c.eye_l:+.2f}, brows {c.brow_r:+.2f}/{c.brow_l:+.2f}).")
+        return 0
     bar = ProgressBar(not args.quiet)
     try:
-        r = animate(args.source, args.driving, args.output, options, progress=bar)
+        if args.template:
+            from ugoku.api import animate_template
+            from ugoku.motion.templates import resolve
+
+            r = animate_template(args.source, resolve(args.template), args.output, options, args.loops, bar)
+        else:
+            r = animate(args.source, args.driving, args.output, options, progress=bar)
     finally:
         bar.close()
     print(f"ugoku: wrote {r.output} ({r.width}x{r.height}): {r.frames} frames at {r.fps:.1f} fps, "
           f"face lost in {r.lost_frames} frame{'s' if r.lost_frames != 1 else ''}.")
+    return 0
+
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+
+
+def _templates(args) -> int:
+    from ugoku.motion.templates import BUILTIN
+
+    print("built-in motion templates (ugoku animate -s PHOTO -t NAME -o out.mp4):")
+    for name, (text, seconds, _) in BUILTIN.items():
+        print(f"  {name:12s} {seconds:3.1f} s  {text}")
+    print("record your own: ugoku template record DRIVING.mp4 -o mine.json, then -t mine.json")
+    return 0
+
+
+def _template(args) -> int:
+    from ugoku.api import RecordOptions, record_template
+    from ugoku.face.tracker import SmoothOptions
+    from ugoku.io.image import check_output_path
+    from ugoku.motion.templates import save
+
+    check_output_path(args.output, (".json",))
+    t = record_template(args.driving, RecordOptions(SmoothOptions(enabled=not args.no_smooth), args.max_frames or None),
+                        name=args.name)
+    out = save(t, args.output, source=f"recorded from {t.description.removeprefix('recorded from ')}")
+    print(f"ugoku: wrote {out}: {len(t)} frames ({t.seconds:.1f} s at {t.fps:g} fps) of motion only "
+          "(head angles and expression amounts; no face shape or image data).")
+    return 0
+
+
+def _edit(args) -> int:
+    from dataclasses import replace
+
+    from ugoku.api import AnimateOptions, edit
+    from ugoku.face.source import CropOptions
+    from ugoku.motion.phrases import parse_expression
+    from ugoku.motion.retarget import RetargetOptions
+
+    parsed = parse_expression(args.expression)
+    c = parsed.controls
+    sliders = {"smile": args.smile, "jaw": args.mouth_open, "yaw": args.yaw, "pitch": args.pitch, "roll": args.roll}
+    c = replace(c, **{k: v for k, v in sliders.items() if v is not None})
+    if args.eyes_open is not None:
+        c = replace(c, eye_r=args.eyes_open, eye_l=args.eyes_open)
+    if args.brows is not None:
+        c = replace(c, brow_r=args.brows, brow_l=args.brows)
+    gaze = args.gaze if args.gaze is not None else parsed.gaze
+    options = AnimateOptions(crop=CropOptions(face_index=args.face_index), pasteback=not args.no_pasteback,
+                             retarget=RetargetOptions(gaze=gaze if gaze is not None else "keep"))
+    if args.expression:
+        print(f"ugoku: understood: {', '.join(parsed.understood) or 'nothing'}; "
+              f"ignored: {', '.join(parsed.ignored) or 'nothing'}.")
+    out = edit(args.source, args.output, c, options)
+    print(f"ugoku: wrote {out}.")
     return 0
 
 
@@ -279,7 +403,9 @@ def main(argv: list[str] | None = None) -> int:
     from ugoku.errors import UgokuError
 
     try:
-        return {"animate": _animate, "demo": _demo, "bench": _bench, "eval": _eval}[args.command](args)
+        commands = {"animate": _animate, "demo": _demo, "bench": _bench, "eval": _eval, "templates": _templates,
+                    "template": _template, "edit": _edit}
+        return commands[args.command](args)
     except UgokuError as exc:
         print(f"ugoku: error: {exc}", file=sys.stderr)
         return exc.exit_code

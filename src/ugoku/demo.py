@@ -1,17 +1,18 @@
 """The demo: the bundled astronaut portrait (Eileen Collins, NASA, public domain, shipped inside
-scikit-image) animated by the built-in motion. Nothing is downloaded."""
+scikit-image) animated by a tour of the built-in motion templates. Nothing is downloaded."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import numpy as np
 
-from ugoku.api import AnimateOptions, AnimateResult, Progress, animate_motion
+from ugoku.api import AnimateOptions, AnimateResult, Progress, animate_motion, source_reference
 from ugoku.errors import InputError
 from ugoku.face.source import CropOptions, SourceFace, find_source_face
-from ugoku.motion.builtin import demo_motion
-from ugoku.motion.pose import HeadFrame
+from ugoku.motion.controls import Rig
+from ugoku.motion.templates import tour
 
 
 def astronaut() -> np.ndarray:
@@ -28,10 +29,13 @@ def astronaut_face(crop: CropOptions = CropOptions()) -> SourceFace:
     return face
 
 
-def run_demo(output: str | os.PathLike = "ugoku-demo.mp4", seconds: float = 8.0, fps: float = 25.0,
+def run_demo(output: str | os.PathLike = "ugoku-demo.mp4", seconds: float | None = None, fps: float = 25.0,
              progress: Progress | None = None, options: AnimateOptions = AnimateOptions()) -> AnimateResult:
+    """The built-in templates one after another (blink, smile, look-around, talk, nod, surprised, wink,
+    shake: about 30 s), or their first `seconds`."""
     face = astronaut_face(options.crop)
-    pts = face.landmarks.astype(np.float64)
-    reference = HeadFrame.of(pts).normalise(pts)
-    n = int(round(seconds * fps))
-    return animate_motion(face, demo_motion(reference, fps, seconds), fps, output, options, progress, n)
+    motion = tour(fps)
+    n = len(motion) if seconds is None else max(1, min(len(motion), int(round(seconds * fps))))
+    rig = Rig(source_reference(face))
+    motions = (rig.motion(c) for c in motion.controls())
+    return animate_motion(face, motions, fps, output, replace(options, max_frames=n), progress, n)

@@ -143,6 +143,57 @@ def brow_raise(p: np.ndarray) -> float:
     return float(np.mean(h)) / interocular(p)
 
 
+def smile_lift(p: np.ndarray) -> float:
+    """How far the mouth corners (48, 54) sit above the middle of the lips' outer line (the mean of
+    the upper lip top 51 and the lower lip bottom 57), along the face's up direction, in inter-ocular
+    units: grows with a smile, shrinks with a frown."""
+    rc, lc = p[list(RIGHT_EYE)].mean(0), p[list(LEFT_EYE)].mean(0)
+    across = (lc - rc) / np.linalg.norm(lc - rc)
+    up = np.array([across[1], -across[0]])
+    mid = (p[51] + p[57]) / 2
+    return float(((p[[48, 54]] - mid) @ up).mean()) / interocular(p)
+
+
+def pupil_offset(rgb: np.ndarray, p: np.ndarray) -> tuple[float, float]:
+    """Gaze read from pixels, not from any landmark model's iris: inside each dlib eye outline, the
+    centroid of the darkest pixels (the iris and pupil) relative to the eye-corner midpoint, along and
+    across the corner line, in eye widths; the mean of both eyes (h > 0 towards the image's right)."""
+    import cv2
+
+    gray = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY).astype(np.float64)
+    out = []
+    for eye in (RIGHT_EYE, LEFT_EYE):
+        e = p[list(eye)]
+        a, b = e[0], e[3]
+        if a[0] > b[0]:
+            a, b = b, a
+        w = float(np.linalg.norm(b - a))
+        if w < 4:
+            continue
+        x0, y0 = np.floor(e.min(0)).astype(int)
+        x1, y1 = np.ceil(e.max(0)).astype(int) + 1
+        x0, y0 = max(x0, 0), max(y0, 0)
+        x1, y1 = min(x1, gray.shape[1]), min(y1, gray.shape[0])
+        if x1 - x0 < 3 or y1 - y0 < 2:
+            continue
+        mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        cv2.fillPoly(mask, [np.round(e - [x0, y0]).astype(np.int32)], 1)
+        vals = gray[y0:y1, x0:x1][mask > 0]
+        if vals.size < 6:
+            continue
+        dark = gray[y0:y1, x0:x1] <= np.percentile(vals, 30)
+        ys, xs = np.nonzero(dark & (mask > 0))
+        c = np.array([xs.mean() + x0, ys.mean() + y0])
+        ex = (b - a) / w
+        ey = np.array([-ex[1], ex[0]])
+        d = c - (a + b) / 2
+        out.append((d @ ex / w, d @ ey / w))
+    if not out:
+        return float("nan"), float("nan")
+    h, v = np.mean(out, 0)
+    return float(h), float(v)
+
+
 def head_pose(p: np.ndarray, width: int, height: int) -> tuple[float, float, float]:
     """(yaw, pitch, roll) in degrees from solvePnP against a generic head; pinhole camera with focal
     length = the image's longer side. Positive yaw turns the face towards the image's right, positive

@@ -1,4 +1,4 @@
-"""Compose: paint what the warp cannot invent. Today: the mouth interior.
+"""Compose: paint what the warp cannot invent: the mouth interior and closed eyelids.
 
 When the driver opens the mouth further than the source's mouth is open, the warp can only stretch the
 thin line of lip between the source's closed lips; that shows as a red smear. `MouthInterior` paints a
@@ -6,6 +6,12 @@ mouth interior instead: a dark cavity coloured from the source's own lips, a row
 like the source's skin, a tongue tone at the bottom, and a fixed grain matching the photo's. It is
 blended in by how much further the mouth opens than the source's, with a feathered edge on the inner
 lip line, so a closed or barely open mouth is left exactly as the warp drew it.
+
+`EyelidFill` does the same for the eyes: when a lid closes, the warp would stretch the thin band of
+lashes above the source's open eye down over the eye (dark streaks). It keeps a copy of the photo's
+eye regions in which that band and the opening are lid skin (mirrored from just above the lashes) with a
+lash line along the lid edge, samples it through the same dense map as the frame, and blends it in by
+how far each eye has closed.
 
 Convention: images RGB uint8; points (478, 3) in source-crop pixels; `M_crop2canvas` (2, 3).
 This is the generic fallback of the memory described in design.md; a memory built from frames of the
@@ -147,3 +153,133 @@ class MouthInterior:
         img = img * (1 - tw[..., None]) + self.tongue[None, None, :] * tw[..., None]
         noise = self._noise[:hh, :ww] * self.grain
         return img + noise[..., None]
+
+
+@dataclass(frozen=True)
+class EyelidOptions:
+    """start / full: how closed an eye is (1 - its lid gap over the source's) where the lid skin starts
+    to replace the stretched lashes and where it has fully replaced them."""
+
+    enabled: bool = True
+    start: float = 0.3
+    full: float = 0.75
+
+
+def _eye_gap(points: np.ndarray, upper, lower) -> float:
+    mid = len(upper) // 2
+    return float(np.linalg.norm(points[upper[mid], :2] - points[lower[mid], :2]))
+
+
+def closed_eye_patch(canvas: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> tuple[int, int, np.ndarray] | None:
+    """(x0, y0, patch): a region of `canvas` around one eye in which the lashes and the opening are
+    replaced by lid skin and a lash line along the upper lid. upper, lower: lid chains (K, 2) in
+    canvas pixels, corner to corner. None when the eye is too small or off the canvas."""
+    h, w = canvas.shape[:2]
+    width = float(np.linalg.norm(upper[0] - upper[-1]))
+    if width < 6:
+        return None
+    x0 = int(max(0, np.floor(upper[:, 0].min() - 0.3 * width)))
+    x1 = int(min(w, np.ceil(upper[:, 0].max() + 0.3 * width) + 1))
+    y0 = int(max(0, np.floor(upper[:, 1].min() - 0.9 * width)))
+    y1 = int(min(h, np.ceil(lower[:, 1].max() + 0.3 * width) + 1))
+    if x1 - x0 < 6 or y1 - y0 < 6:
+        return None
+    patch = canvas[y0:y1, x0:x1].astype(np.float32)
+    up, lo = upper - [x0, y0], lower - [x0, y0]
+    n = len(up) - 1
+    prof = np.sin(np.pi * np.arange(n + 1) / n)
+    lash = 0.2 * width * (0.6 + 0.4 * prof)                  # how far the lashes reach above the lid
+    top = up - np.c_[np.zeros(n + 1), lash]
+    bottom = lo + [0, 0.04 * width]
+    region = np.vstack([top, bottom[::-1]])
+    mask = np.zeros(patch.shape[:2], np.float32)
+    cv2.fillPoly(mask, [np.round(region * 16).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=4)
+    mask = cv2.GaussianBlur(mask, (0, 0), max(0.8, 0.02 * width))
+    # Skin: above the lid line each pixel shows the skin as far above the lash top (squeezed to stay
+    # clear of the brow); below it, the skin as far below the lower lid (the opening is hidden).
+    hh, ww = mask.shape
+    xs = np.arange(ww, dtype=np.float32)
+    ys = np.arange(hh, dtype=np.float32)[:, None]
+
+    def line_y(chain):
+        o = np.argsort(chain[:, 0])
+        return np.interp(xs, chain[o, 0], chain[o, 1]).astype(np.float32)
+
+    y_top, y_lid, y_bot = line_y(top), line_y(up), line_y(bottom)
+    from_above = np.minimum(ys, y_top - 0.45 * (ys - y_top) - 1.5)
+    from_below = np.maximum(ys, y_bot + 0.45 * (y_bot - ys) + 1.5)
+    map_y = np.where(ys <= y_lid, from_above, from_below).astype(np.float32)
+    map_x = np.broadcast_to(xs, (hh, ww)).astype(np.float32)
+    skin = cv2.remap(patch, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    skin = cv2.GaussianBlur(skin, (0, 0), max(0.6, 0.015 * width))
+    # A faint crease shadow towards the lid edge, as on a real closed lid.
+    near = np.clip(1 - np.abs(ys - y_lid) / (0.25 * width), 0, 1)
+    skin *= (1 - 0.08 * near)[..., None]
+    out = patch * (1 - mask[..., None]) + skin * mask[..., None]
+    # The lash line along the lid edge, coloured like the photo's own lashes.
+    band = np.zeros(patch.shape[:2], np.uint8)
+    cv2.fillPoly(band, [np.round(region).astype(np.int32)], 1)
+    dark = np.percentile(patch[band > 0], 8, axis=0) if band.any() else np.zeros(3)
+    line = np.zeros(patch.shape[:2], np.float32)
+    thick = max(1, int(round(0.05 * width)))
+    cv2.polylines(line, [np.round(up * 16).astype(np.int32)], False, 1.0, thick, cv2.LINE_AA, shift=4)
+    line = cv2.GaussianBlur(line, (0, 0), 0.6) * 0.85
+    out = out * (1 - line[..., None]) + dark[None, None, :] * line[..., None]
+    return x0, y0, np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+class EyelidFill:
+    """Blends closed lids over rendered frames of one source (see the module docstring)."""
+
+    def __init__(self, canvas: np.ndarray, source_points: np.ndarray, M_crop2canvas: np.ndarray,
+                 options: EyelidOptions = EyelidOptions()):
+        self.options = options
+        pts = np.asarray(source_points, np.float64)
+        M = np.asarray(M_crop2canvas, np.float64)
+        self.eyes = []
+        for upper, lower, _, _ in L.EYES.values():
+            gap = _eye_gap(pts, upper, lower)
+            to_canvas = lambda idx: pts[list(idx), :2] @ M[:, :2].T + M[:, 2]
+            patch = closed_eye_patch(canvas, to_canvas(upper), to_canvas(lower)) if options.enabled else None
+            self.eyes.append((upper, lower, gap, patch))
+        self.M = M
+
+    def strength(self, target_points: np.ndarray, eye: int) -> float:
+        upper, lower, gap, _ = self.eyes[eye]
+        if gap <= 1e-6:
+            return 0.0
+        closed = 1.0 - _eye_gap(target_points, upper, lower) / gap
+        o = self.options
+        t = float(np.clip((closed - o.start) / (o.full - o.start), 0.0, 1.0))
+        return t * t * (3 - 2 * t)
+
+    def __call__(self, frame: np.ndarray, target_points: np.ndarray, dense: np.ndarray | None,
+                 region: tuple[int, int, int, int]) -> np.ndarray:
+        """Blend into `frame` (modified in place). dense: the renderer's map over `region` (canvas
+        position shown by each region pixel)."""
+        if dense is None:
+            return frame
+        rx0, ry0, rx1, ry1 = region
+        tp = np.asarray(target_points, np.float64)
+        for k, (upper, lower, _, patch) in enumerate(self.eyes):
+            if patch is None:
+                continue
+            a = self.strength(tp, k)
+            if a <= 0.0:
+                continue
+            px0, py0, img = patch
+            # Where this eye can show in the output: around its target lids, up to the brow.
+            pts = tp[list(upper) + list(lower), :2] @ self.M[:, :2].T + self.M[:, 2]
+            width = float(np.linalg.norm(pts[0] - pts[len(upper) - 1]))
+            x0 = int(max(rx0, np.floor(pts[:, 0].min() - 0.4 * width)))
+            x1 = int(min(rx1, np.ceil(pts[:, 0].max() + 0.4 * width) + 1))
+            y0 = int(max(ry0, np.floor(pts[:, 1].min() - 1.0 * width)))
+            y1 = int(min(ry1, np.ceil(pts[:, 1].max() + 0.4 * width) + 1))
+            if x1 - x0 < 2 or y1 - y0 < 2:
+                continue
+            m = dense[y0 - ry0:y1 - ry0, x0 - rx0:x1 - rx0] - np.array([px0, py0], np.float32)
+            roi = frame[y0:y1, x0:x1]
+            alt = roi.copy()
+            cv2.remap(img, m, None, cv2.INTER_LINEAR, dst=alt, borderMode=cv2.BORDER_TRANSPARENT)
+            roi[:] = np.clip(roi.astype(np.float32) * (1 - a) + alt.astype(np.float32) * a + 0.5, 0, 255).astype(np.uint8)
+        return frame

@@ -152,6 +152,7 @@ class Renderer:
         self._feather_needed = bool((ring_xy.min() < margin) or (ring_xy.max() > crop_size - 1 - margin))
         self.canvas = np.ascontiguousarray(canvas)
         self.out = self.canvas.copy()
+        self.dense: np.ndarray | None = None
         M = np.asarray(M_crop2canvas, dtype=np.float64)
         self.M_crop2canvas = M
         # Canvas region that can change: inside the last ring (fixed), within the crop's footprint.
@@ -220,6 +221,7 @@ class Renderer:
         dense = cv2.warpAffine(disp, self.A_region2grid, self.region_size,
                                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT)
         dense += self.region_pos
+        self.dense = dense            # canvas position each region pixel shows (compose reuses it)
         self.out[ry0:ry1, rx0:rx1] = cv2.remap(self.canvas, dense, None, cv2.INTER_LINEAR,
                                                borderMode=cv2.BORDER_REPLICATE)
         return self.out
