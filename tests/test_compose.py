@@ -5,6 +5,10 @@ import pytest
 
 from ugoku.face import landmarks as L
 from ugoku.motion.controls import eye_close_offsets, jaw_offsets
+from ugoku.motion.pose import HeadFrame, MotionFrame
+from ugoku.motion.retarget import Retargeter, RetargetOptions
+from ugoku.render.compose import MouthInterior
+from ugoku.render.warp import Renderer
 
 
 def jaw_open_offsets(ref):
@@ -13,10 +17,7 @@ def jaw_open_offsets(ref):
 
 def blink_offsets(ref):
     return eye_close_offsets(ref, "right_eye") + eye_close_offsets(ref, "left_eye")
-from ugoku.motion.pose import HeadFrame, MotionFrame
-from ugoku.motion.retarget import Retargeter, RetargetOptions
-from ugoku.render.compose import MouthInterior
-from ugoku.render.warp import Renderer
+
 
 I2 = np.array([[1.0, 0, 0], [0, 1.0, 0]])
 
@@ -136,3 +137,29 @@ def test_gaze_option_is_validated():
         RetargetOptions(gaze=(2.0, 0.0))
     with pytest.raises(OptionError):
         RetargetOptions(gaze="sideways")
+
+
+def test_closed_lids_are_skin_not_stretched_lashes(astronaut_face):
+    """A blink with the eyelid fill reads as closed to dlib; the stretched-lash warp alone does not."""
+    from dataclasses import replace
+
+    from ugoku.api import AnimateOptions, render_still
+    from ugoku.eval import face68 as F
+    from ugoku.motion.controls import Controls
+    from ugoku.render.compose import EyelidOptions
+
+    judge = F.Dlib68()
+    opts = AnimateOptions(pasteback=False)
+
+    def ear(options, c):
+        p = judge(render_still(astronaut_face, c, options)).points
+        return (F.eye_aspect(p, F.RIGHT_EYE) + F.eye_aspect(p, F.LEFT_EYE)) / 2
+
+    shut = Controls(eye_r=-1.0, eye_l=-1.0)
+    rest, filled = ear(opts, Controls()), ear(opts, shut)
+    smeared = ear(replace(opts, eyelids=EyelidOptions(enabled=False)), shut)
+    assert filled < 0.45 * rest and filled < 0.75 * smeared, (rest, filled, smeared)
+    # Open eyes are left exactly as the warp drew them.
+    a = render_still(astronaut_face, Controls(), opts).copy()
+    b = render_still(astronaut_face, Controls(), replace(opts, eyelids=EyelidOptions(enabled=False)))
+    assert np.array_equal(a, b)

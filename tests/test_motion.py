@@ -5,6 +5,8 @@ import pytest
 from ugoku.face import landmarks as L
 from ugoku.face.tracker import OneEuroFilter, SmoothOptions
 from ugoku.motion.controls import eye_close_offsets, jaw_offsets
+from ugoku.motion.pose import HeadFrame, MotionExtractor, eye_openness, procrustes
+from ugoku.motion.retarget import Retargeter, RetargetOptions, scale_rotation
 
 
 def blink_offsets(ref):
@@ -13,8 +15,6 @@ def blink_offsets(ref):
 
 def jaw_open_offsets(ref):
     return jaw_offsets(ref, 0.45)
-from ugoku.motion.pose import HeadFrame, MotionExtractor, eye_openness, procrustes
-from ugoku.motion.retarget import Retargeter, RetargetOptions, scale_rotation
 
 
 def test_procrustes_recovers_a_known_similarity():

@@ -245,7 +245,7 @@ def animate_motion(face: SourceFace, motions: Iterable[MotionFrame], fps: float 
     out = check_output_path(output, (".mp4", ".mov"))
     t0 = time.perf_counter()
     clock = StageClock()
-    reference = HeadFrame.of(face.landmarks.astype(np.float64)).normalise(face.landmarks.astype(np.float64))
+    reference = source_reference(face)
     w, h = output_size(face, options.pasteback)
     with VideoSink(out, w, h, Fraction(fps).limit_denominator(1001), options=options.encode) as sink:
         n = render_stream(face, motions, lambda: reference, sink, options, clock, progress, total)

@@ -298,7 +298,7 @@ def _template(args) -> int:
     check_output_path(args.output, (".json",))
     t = record_template(args.driving, RecordOptions(SmoothOptions(enabled=not args.no_smooth), args.max_frames or None),
                         name=args.name)
-    out = save(t, args.output, source=f"recorded from {t.description.removeprefix('recorded from ')}")
+    out = save(t, args.output, source=t.description)
     print(f"ugoku: wrote {out}: {len(t)} frames ({t.seconds:.1f} s at {t.fps:g} fps) of motion only "
           "(head angles and expression amounts; no face shape or image data).")
     return 0

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ugoku.face import landmarks as L
 from ugoku.face.mp import landmarks_to_pixels, quiet_native_stderr, solutions
 
 
@@ -27,6 +28,7 @@ class SmoothOptions:
     beta: float = 2.0
     d_cutoff: float = 1.0
     still_threshold: float = 0.015   # a point that moved less than this since last shown stays put
+    mouth_min_cutoff: float = 4.0    # lips and jaw: speech moves them at 3-6 Hz, so filter them less
 
 
 def _alpha(cutoff, dt: float):
@@ -47,6 +49,13 @@ class OneEuroFilter:
         self._dx: np.ndarray | None = None
         self._shown: np.ndarray | None = None
 
+    def _min_cutoff(self, n: int):
+        if n != L.N_LANDMARKS:
+            return self.options.min_cutoff
+        c = np.full(n, self.options.min_cutoff)
+        c[list(L.LIPS + L.JAW)] = self.options.mouth_min_cutoff
+        return c
+
     def reset(self) -> None:
         self._x = None
         self._dx = None
@@ -65,7 +74,7 @@ class OneEuroFilter:
         speed = np.linalg.norm(x - self._x, axis=1) / max(dt, 1e-6) / self.scale
         a_d = _alpha(o.d_cutoff, dt)
         self._dx = a_d * speed + (1 - a_d) * self._dx
-        cutoff = o.min_cutoff + o.beta * self._dx
+        cutoff = self._min_cutoff(x.shape[0]) + o.beta * self._dx
         a = _alpha(cutoff, dt)[:, None]
         self._x = a * x + (1 - a) * self._x
         if self._shown is None:

@@ -10,7 +10,7 @@ Conventions: angles in degrees; yaw > 0 turns the face towards the image's right
 the chin down, roll > 0 turns the head clockwise in the image. x, y: head movement in face-size units
 (x right, y down); zoom: size ratio. eye_r/eye_l (the subject's right and left): -1 closed, 0 as in
 the photo, 1 wide open. brow_*: -1 lowered, 1 raised. smile: -1 corners down, 1 a broad smile. jaw:
-0 as in the photo, 1 wide open. mouth_wide: -1 pursed, 1 stretched. gaze_h/gaze_v: -1..1 of the gaze
+0 as in the photo, 1 wide open (negative: closer, never past closed lips). mouth_wide: -1 pursed, 1 stretched. gaze_h/gaze_v: -1..1 of the gaze
 range (`eyes.USER_RANGE`), h > 0 towards the image's right, v > 0 down; relative to the photo's gaze.
 """
 
@@ -64,12 +64,12 @@ class Controls:
 
 
 CHANNELS = tuple(f.name for f in fields(Controls))
-BOUNDS = {
+BOUNDS = {   # what a template may hold; a recorded performer can go past the sliders' -1..1
     "yaw": (-45.0, 45.0), "pitch": (-30.0, 30.0), "roll": (-30.0, 30.0),
     "x": (-1.0, 1.0), "y": (-1.0, 1.0), "zoom": (0.7, 1.4),
-    "eye_r": (-1.0, 1.0), "eye_l": (-1.0, 1.0), "brow_r": (-1.0, 1.0), "brow_l": (-1.0, 1.0),
-    "smile": (-1.0, 1.0), "jaw": (0.0, 1.0), "mouth_wide": (-1.0, 1.0),
-    "gaze_h": (-1.0, 1.0), "gaze_v": (-1.0, 1.0),
+    "eye_r": (-1.0, 2.0), "eye_l": (-1.0, 2.0), "brow_r": (-2.0, 2.0), "brow_l": (-2.0, 2.0),
+    "smile": (-2.0, 2.0), "jaw": (-1.0, 2.5), "mouth_wide": (-2.0, 2.0),
+    "gaze_h": (-1.5, 1.5), "gaze_v": (-1.5, 1.5),
 }
 REST = Controls()
 
@@ -96,6 +96,7 @@ def angles_from_rotation(R: np.ndarray) -> tuple[float, float, float]:
 # ---------------------------------------------------------------------------------------------
 # What a shape shows: named measurements on normalised landmarks (pose removed).
 
+_INNER_PAIRS = tuple(zip(L.LIPS_INNER_UPPER[4:7], L.LIPS_INNER_LOWER[4:7]))   # the middle three pairs
 STATE = ("eye_r", "eye_l", "brow_r", "brow_l", "smile", "jaw", "mouth_wide")
 
 
@@ -105,8 +106,8 @@ def _eye_width(p: np.ndarray, corners) -> float:
 
 def measure(p: np.ndarray) -> np.ndarray:
     """(7,) in STATE order: lid gap over eye width (right, left); brow height above the eye corners
-    over eye width (right, left); mouth-corner lift above the upper-lip middle, inner-lip gap and
-    mouth-corner distance, all three in face units (the normalised scale)."""
+    over eye width (right, left); mouth-corner lift above the upper-lip middle, the mean gap of the three
+    middle inner-lip pairs and the mouth-corner distance, all three in face units (the normalised scale)."""
     eyes = eye_openness(p)
     brows = []
     for brow, corners in ((L.RIGHT_BROW, L.RIGHT_EYE_CORNERS), (L.LEFT_BROW, L.LEFT_EYE_CORNERS)):
@@ -116,7 +117,8 @@ def measure(p: np.ndarray) -> np.ndarray:
     top = L.LIPS_OUTER_UPPER[5]
     smile = p[top, 1] - (p[c0, 1] + p[c1, 1]) / 2
     wide = np.linalg.norm(p[c0, :2] - p[c1, :2])
-    return np.array([eyes[0], eyes[1], brows[0], brows[1], smile, mouth_opening(p, 1.0), wide])
+    gap = np.mean([np.linalg.norm(p[a, :2] - p[b, :2]) for a, b in _INNER_PAIRS])
+    return np.array([eyes[0], eyes[1], brows[0], brows[1], smile, gap, wide])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -292,7 +294,8 @@ class Rig:
             "close_r": eye_close_offsets(ref, "right_eye"), "close_l": eye_close_offsets(ref, "left_eye"),
             "wide_r": eye_wide_offsets(ref, "right_eye"), "wide_l": eye_wide_offsets(ref, "left_eye"),
             "brow_r": brow_offsets(ref, "right_eye"), "brow_l": brow_offsets(ref, "left_eye"),
-            "smile": smile_offsets(ref), "frown": frown_offsets(ref), "jaw": jaw_offsets(ref), "mouth_wide": mouth_wide_offsets(ref),
+            "smile": smile_offsets(ref), "frown": frown_offsets(ref), "jaw": jaw_offsets(ref),
+            "mouth_wide": mouth_wide_offsets(ref),
         }
         self.eye_widths = np.array([_eye_width(ref, L.RIGHT_EYE_CORNERS), _eye_width(ref, L.LEFT_EYE_CORNERS)])
         self.rest = measure(ref)
@@ -312,7 +315,8 @@ class Rig:
             d += max(-v, 0.0) * s[f"close_{side}"] + max(v, 0.0) * s[f"wide_{side}"]
         d += c.brow_r * s["brow_r"] + c.brow_l * s["brow_l"]
         d += max(c.smile, 0.0) * s["smile"] + max(-c.smile, 0.0) * s["frown"]
-        d += c.jaw * s["jaw"] + c.mouth_wide * s["mouth_wide"]
+        jaw = max(c.jaw, -self.rest[STATE.index("jaw")] / self.gain[STATE.index("jaw"), self._linear.index("jaw")])
+        d += jaw * s["jaw"] + c.mouth_wide * s["mouth_wide"]
         # Gaze: the irises slide along and across each eye (placement clips them to the opening).
         shape = self.reference + d
         for k, name in enumerate(("right_eye", "left_eye")):

@@ -239,8 +239,8 @@ class EyelidFill:
         self.eyes = []
         for upper, lower, _, _ in L.EYES.values():
             gap = _eye_gap(pts, upper, lower)
-            to_canvas = lambda idx: pts[list(idx), :2] @ M[:, :2].T + M[:, 2]
-            patch = closed_eye_patch(canvas, to_canvas(upper), to_canvas(lower)) if options.enabled else None
+            up_c, lo_c = (pts[list(idx), :2] @ M[:, :2].T + M[:, 2] for idx in (upper, lower))
+            patch = closed_eye_patch(canvas, up_c, lo_c) if options.enabled else None
             self.eyes.append((upper, lower, gap, patch))
         self.M = M
 
