@@ -21,15 +21,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ugoku.api import AnimateOptions, Composer, animate
+from ugoku.api import AnimateOptions, Composer, animate, make_renderer, source_reference
 from ugoku.demo import astronaut, astronaut_face
 from ugoku.io.image import write_image
 from ugoku.io.video import EncodeOptions, VideoSink
 from ugoku.motion.controls import Controls, Rig
 from ugoku.motion.templates import builtin, swing
-from ugoku.motion.pose import HeadFrame
 from ugoku.motion.retarget import Retargeter
-from ugoku.render.warp import Renderer
 
 
 def _cores() -> str:
@@ -50,15 +48,18 @@ def bench_motion(reference: np.ndarray, fps: float, seconds: float = 8.0) -> lis
     return [rig.motion(Controls.from_row(talk.frames[i % len(talk)]).plus(c)) for i, c in enumerate(sway)]
 
 
+def _crop_pipeline():
+    """The bundled portrait's crop pipeline: (face, its normalised reference, retargeter, composer)."""
+    face = astronaut_face()
+    ref = source_reference(face)
+    compose = Composer(face, make_renderer(face, pasteback=False), AnimateOptions(pasteback=False))
+    return face, ref, Retargeter(face.landmarks, ref), compose
+
+
 def synth_driver(path: Path, frames: int, fps: float = 30.0, canvas: tuple[int, int] | None = None) -> Path:
     """Write a driving clip: the astronaut crop moved by the built-in motion (looped), optionally
     centred on a larger grey canvas (w, h)."""
-    face = astronaut_face()
-    pts = face.landmarks.astype(np.float64)
-    ref = HeadFrame.of(pts).normalise(pts)
-    renderer = Renderer(face.landmarks, face.crop.shape[0], face.crop, np.array([[1.0, 0, 0], [0, 1.0, 0]]))
-    compose = Composer(face, renderer, AnimateOptions(pasteback=False))
-    retarget = Retargeter(face.landmarks, ref)
+    face, ref, retarget, compose = _crop_pipeline()
     period = [retarget(m) for m in bench_motion(ref, fps)]
     size = face.crop.shape[0]
     w, h = canvas or (size, size)
@@ -83,12 +84,7 @@ def _report(title: str, r) -> None:
 
 def render_only_fps(n: int = 200) -> tuple[float, float]:
     """Frames per second of retarget + render + compose alone at 512x512, and the mean milliseconds."""
-    face = astronaut_face()
-    pts = face.landmarks.astype(np.float64)
-    ref = HeadFrame.of(pts).normalise(pts)
-    renderer = Renderer(face.landmarks, face.crop.shape[0], face.crop, np.array([[1.0, 0, 0], [0, 1.0, 0]]))
-    compose = Composer(face, renderer, AnimateOptions(pasteback=False))
-    retarget = Retargeter(face.landmarks, ref)
+    face, ref, retarget, compose = _crop_pipeline()
     motions = bench_motion(ref, 25.0)
     for m in motions[:10]:
         compose(retarget(m))
