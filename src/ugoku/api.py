@@ -9,6 +9,7 @@ groups them. Frames stream through one at a time: nothing holds the whole video.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from contextlib import contextmanager
@@ -25,10 +26,11 @@ from ugoku.face.source import CropOptions, SourceFace, find_source_face
 from ugoku.face.tracker import FaceTracker, OneEuroFilter, SmoothOptions
 from ugoku.io.image import ImageLimits, check_output_path, read_image, write_image
 from ugoku.io.video import EncodeOptions, VideoLimits, VideoSink, VideoSource
-from ugoku.motion.controls import REST, Controls, Rig, angles_from_rotation
+from ugoku.motion.controls import CHANNELS, REST, Controls, Rig, angles_from_rotation
 from ugoku.motion.pose import HeadFrame, MotionExtractor, MotionFrame, procrustes
 from ugoku.motion.templates import Template
 from ugoku.motion.retarget import Retargeter, RetargetOptions
+from ugoku.provenance.generation import Generation, ProvenanceOptions, fingerprint
 from ugoku.render.compose import EyelidFill, EyelidOptions, MouthInterior, MouthOptions
 from ugoku.render.warp import Renderer, RenderOptions
 
@@ -47,6 +49,7 @@ class AnimateOptions:
     mouth: MouthOptions = field(default_factory=MouthOptions)
     eyelids: EyelidOptions = field(default_factory=EyelidOptions)
     encode: EncodeOptions = field(default_factory=EncodeOptions)
+    provenance: ProvenanceOptions = field(default_factory=ProvenanceOptions)
     pasteback: bool = True
     max_frames: int | None = None
 
@@ -62,6 +65,7 @@ class AnimateResult:
     width: int
     height: int
     stage_ms: dict
+    generation: Generation | None = None
 
     @property
     def fps(self) -> float:
@@ -172,10 +176,19 @@ class DrivingMotion:
                 yield motion
 
 
+def begin(command: str, face: SourceFace, source: str | os.PathLike, driving: dict,
+          options: AnimateOptions, source_sha256: str | None = None) -> Generation:
+    """Authorise the generation (consent or attestation; ConsentError otherwise) and give it a
+    record number, a watermark and a sealing step. Called before any rendering."""
+    return Generation(command, face.crop, str(source), source_sha256 or fingerprint(source), driving,
+                      options.provenance)
+
+
 def render_stream(face: SourceFace, motions: Iterable[MotionFrame | None],
                   reference: Callable[[], np.ndarray | None], sink: VideoSink, options: AnimateOptions,
-                  clock: StageClock, progress: Progress | None = None, total: int = 0) -> int:
-    """Retarget, render and encode each motion; returns the number of frames written."""
+                  clock: StageClock, progress: Progress | None = None, total: int = 0,
+                  mark: Callable[[np.ndarray], np.ndarray] | None = None) -> int:
+    """Retarget, render, watermark and encode each motion; returns the number of frames written."""
     compose = Composer(face, make_renderer(face, options.pasteback, options.render), options)
     retargeter: Retargeter | None = None
     n = 0
@@ -187,6 +200,9 @@ def render_stream(face: SourceFace, motions: Iterable[MotionFrame | None],
                 if retargeter is None:
                     retargeter = Retargeter(face.landmarks, reference(), options.retarget)
                 frame = compose(retargeter(motion))
+        if mark is not None:
+            with clock("watermark"):
+                frame = mark(frame)
         with clock("encode"):
             sink.write(frame)
         n += 1
@@ -218,14 +234,17 @@ def animate(source: str | os.PathLike, driving: str | os.PathLike, output: str |
         face = load_source(source, options.crop)
     with VideoSource(driving, video_limits) as video:
         info = video.info
+        gen = begin("animate", face, source, {"kind": "video", "name": Path(driving).name[:200],
+                                              "sha256": fingerprint(driving)}, options)
         w, h = output_size(face, options.pasteback)
         total = info.frame_count
         if options.max_frames:
             total = min(total, options.max_frames) if total else options.max_frames
         motions = DrivingMotion(video.frames(), float(info.fps), options.smooth, clock)
         with VideoSink(out, w, h, info.fps, audio_from=info.path if info.has_audio else None,
-                       options=options.encode) as sink:
-            n = render_stream(face, motions, lambda: motions.reference, sink, options, clock, progress, total)
+                       options=options.encode, seal=gen.seal) as sink:
+            n = render_stream(face, motions, lambda: motions.reference, sink, options, clock, progress, total,
+                              gen.mark)
             if motions.tracked == 0:
                 raise InputError(f"{driving}: no face was found in any of its {motions.count} frames; "
                                  "use a driving video that shows a face.")
@@ -234,25 +253,27 @@ def animate(source: str | os.PathLike, driving: str | os.PathLike, output: str |
     seconds = time.perf_counter() - t0
     stage = clock.per_frame_ms(n)
     stage.pop("source", None)
-    return AnimateResult(out, n, motions.lost, seconds, w, h, stage)
+    return AnimateResult(out, n, motions.lost, seconds, w, h, stage, gen)
 
 
 def animate_motion(face: SourceFace, motions: Iterable[MotionFrame], fps: float | Fraction,
-                   output: str | os.PathLike, options: AnimateOptions = AnimateOptions(),
+                   output: str | os.PathLike, generation: Generation, options: AnimateOptions = AnimateOptions(),
                    progress: Progress | None = None, total: int = 0) -> AnimateResult:
     """Animate a prepared SourceFace with MotionFrames authored on the source itself (built-in
-    motions, templates). The motion's reference is the source's own normalised landmarks."""
+    motions, templates). The motion's reference is the source's own normalised landmarks.
+    `generation` (from `begin`) authorises, marks and seals the output."""
     out = check_output_path(output, (".mp4", ".mov"))
     t0 = time.perf_counter()
     clock = StageClock()
     reference = source_reference(face)
     w, h = output_size(face, options.pasteback)
-    with VideoSink(out, w, h, Fraction(fps).limit_denominator(1001), options=options.encode) as sink:
-        n = render_stream(face, motions, lambda: reference, sink, options, clock, progress, total)
+    with VideoSink(out, w, h, Fraction(fps).limit_denominator(1001), options=options.encode,
+                   seal=generation.seal) as sink:
+        n = render_stream(face, motions, lambda: reference, sink, options, clock, progress, total, generation.mark)
         with clock("encode"):
             sink.commit()
     seconds = time.perf_counter() - t0
-    return AnimateResult(out, n, 0, seconds, w, h, clock.per_frame_ms(n))
+    return AnimateResult(out, n, 0, seconds, w, h, clock.per_frame_ms(n), generation)
 
 
 IMAGE_OUTPUTS = (".png", ".jpg", ".jpeg", ".webp")
@@ -270,12 +291,14 @@ def animate_template(source: str | os.PathLike, template: Template, output: str 
     """Animate the face in `source` with a motion template (built in or recorded), `loops` times."""
     check_output_path(output, (".mp4", ".mov"))
     face = load_source(source, options.crop)
+    gen = begin("animate", face, source, {"kind": "template", "name": template.name,
+                                          "sha256": hashlib.sha256(template.to_json().encode()).hexdigest()}, options)
     rig = Rig(source_reference(face))
     motions = (rig.motion(c) for c in template.controls(loops))
     total = len(template) * max(1, loops)
     if options.max_frames:
         total = min(total, options.max_frames)
-    return animate_motion(face, motions, template.fps, output, options, progress, total)
+    return animate_motion(face, motions, template.fps, output, gen, options, progress, total)
 
 
 def render_still(face: SourceFace, controls: Controls, options: AnimateOptions = AnimateOptions()) -> np.ndarray:
@@ -285,13 +308,21 @@ def render_still(face: SourceFace, controls: Controls, options: AnimateOptions =
     return compose(Retargeter(face.landmarks, reference, options.retarget)(Rig(reference).motion(controls)))
 
 
+def write_generated(output: str | os.PathLike, rgb: np.ndarray, generation: Generation) -> Path:
+    """Watermark, write and seal one generated image."""
+    return write_image(output, generation.mark(rgb), seal=generation.seal)
+
+
 def edit(source: str | os.PathLike, output: str | os.PathLike, controls: Controls,
-         options: AnimateOptions = AnimateOptions()) -> Path:
+         options: AnimateOptions = AnimateOptions()) -> tuple[Path, Generation]:
     """Write `source` with its expression, pose and gaze changed by `controls` to the image `output`.
-    A fixed gaze goes in `options.retarget.gaze` as (H, V)."""
+    A fixed gaze goes in `options.retarget.gaze` as (H, V). Returns the file and its generation."""
     check_output_path(output, IMAGE_OUTPUTS)
     face = load_source(source, options.crop)
-    return write_image(output, render_still(face, controls.clipped(), options))
+    c = controls.clipped()
+    gen = begin("edit", face, source, {"kind": "controls", "values": {k: round(float(v), 4) for k, v in
+                                                                       zip(CHANNELS, c.as_row()) if v}}, options)
+    return write_generated(output, render_still(face, c, options), gen), gen
 
 
 def controls_from_image(face: SourceFace, driver: SourceFace) -> Controls:
@@ -311,14 +342,16 @@ def controls_from_image(face: SourceFace, driver: SourceFace) -> Controls:
 
 
 def animate_image(source: str | os.PathLike, driving: str | os.PathLike, output: str | os.PathLike,
-                  options: AnimateOptions = AnimateOptions()) -> tuple[Path, Controls]:
+                  options: AnimateOptions = AnimateOptions()) -> tuple[Path, Controls, Generation]:
     """Give the face in `source` the head pose and expression of the face in the photo `driving`;
-    writes the image `output` and returns it with the controls that were read."""
+    writes the image `output` and returns it with the controls that were read and its generation."""
     check_output_path(output, IMAGE_OUTPUTS)
     face = load_source(source, options.crop)
     driver = load_source(driving, options.crop)
+    gen = begin("animate", face, source, {"kind": "image", "name": Path(driving).name[:200],
+                                          "sha256": fingerprint(driving)}, options)
     controls = controls_from_image(face, driver)
-    return write_image(output, render_still(face, controls, options)), controls
+    return write_generated(output, render_still(face, controls, options), gen), controls, gen
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,13 @@ class ProgressBar:
             sys.stderr.write("\n")
 
 
+def _add_provenance(p) -> None:
+    p.add_argument("--attest", choices=("self", "public-domain", "synthetic", "consent-on-file"),
+                   help="when no consent record matches the face, state why it may be animated anyway "
+                        "(recorded in the file's provenance and the audit log)")
+    p.add_argument("--db", help="the consent registry (default: consent.sqlite in the ugoku data folder)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ugoku", description="Bring a portrait to life from a driving video, on a CPU.")
     p.add_argument("--version", action="version", version=f"ugoku {__version__}")
@@ -141,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--crf", type=_positive_int, default=20, help="H.264 quality, lower is better (default 20)")
     a.add_argument("--max-frames", type=_positive_int, default=0, help="stop after N frames (default: all)")
     a.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_provenance(a)
 
     d = sub.add_parser("demo", help="animate the bundled public-domain portrait with a built-in motion",
                        description="Animate scikit-image's astronaut portrait (NASA, public domain) with a "
@@ -183,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     ed.add_argument("--gaze", type=_gaze_fixed, help="H,V each -1..1: where the eyes look (1,0 the image's right, 0,1 down)")
     ed.add_argument("--face-index", type=_positive_int, default=0, help="which face, 0 = the largest (default 0)")
     ed.add_argument("--no-pasteback", action="store_true", help="write the square crop around the face")
+    _add_provenance(ed)
 
     b = sub.add_parser("bench", help="print per-stage timings and end-to-end frames per second",
                        description="Synthesise driving clips from the bundled portrait and time every stage.")
@@ -211,6 +220,66 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--identity-stride", type=_positive_int, default=0,
                    help="face descriptor on every n-th frame (default 5, or the suite's; 0.14 s a frame)")
     e.add_argument("--jobs", type=_positive_int, default=1, help="cases run in this many processes (default 1)")
+    _add_provenance(e)
+
+    c = sub.add_parser("consent", help="the consent registry: add, list, revoke, check",
+                       description="Record who agreed to be animated, for what and until when. A record keeps "
+                                   "the person's face descriptor (not the photo), so any photo of them matches.")
+    csub = c.add_subparsers(dest="consent_command", metavar="ACTION", required=True)
+    ca = csub.add_parser("add", help="record a person's consent")
+    ca.add_argument("--name", required=True, help="the consenting person's name")
+    ca.add_argument("--photo", required=True, help="a photo of the person (their face is matched, not the file)")
+    ca.add_argument("--evidence", help="the signed form or recording; its SHA-256 is stored")
+    ca.add_argument("--purpose", default="", help="what the consent covers")
+    ca.add_argument("--expires", help="last valid day, YYYY-MM-DD (default: no end)")
+    cl = csub.add_parser("list", help="list the records")
+    cr = csub.add_parser("revoke", help="revoke a record (it stays listed; its face is refused from now on)")
+    cr.add_argument("id", type=_positive_int)
+    cr.add_argument("--reason", default="", help="why (kept with the record)")
+    cc = csub.add_parser("check", help="which record matches the face in a photo, and how closely")
+    cc.add_argument("photo")
+    cc.add_argument("--face-index", type=_positive_int, default=0)
+    for x in (ca, cl, cr, cc):
+        x.add_argument("--db", help="the consent registry (default: consent.sqlite in the ugoku data folder)")
+
+    k = sub.add_parser("keys", help="the organisation's signing keys for C2PA provenance",
+                       description="`ugoku keys init --org NAME` makes a root CA and an ES256 signing certificate "
+                                   "in the ugoku data folder. Readers trust signed files once the root "
+                                   "(root-ca.pem) is added as a trust anchor.")
+    ksub = k.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    ki = ksub.add_parser("init", help="create the signing keys")
+    ki.add_argument("--org", required=True, help="the organisation named in every signature")
+    ki.add_argument("--years", type=_positive_int, default=5, help="validity (default 5)")
+    ki.add_argument("--force", action="store_true", help="replace existing keys")
+    ksub.add_parser("show", help="where the keys are and who they name")
+
+    au = sub.add_parser("audit", help="the hash-chained audit log",
+                        description="Every generation, refusal, consent change, key creation and verification "
+                                    "is appended to a hash-chained log in the ugoku data folder.")
+    asub = au.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    asub.add_parser("verify", help="check that no entry was edited, removed or cut off")
+    ash = asub.add_parser("show", help="print the last entries")
+    ash.add_argument("-n", type=_positive_int, default=20, help="how many (default 20)")
+
+    v = sub.add_parser("verify", help="say where a video or image came from: manifest, watermark, audit log",
+                       description="Read FILE's C2PA manifest and validate it, look for the ugoku watermark "
+                                   "in its pixels (it survives re-encoding, resizing and cropping, which strip "
+                                   "the manifest), and look the record up in the local audit log. Exit 0: "
+                                   "provenance found; 1: a manifest is invalid (tampered) or disagrees with "
+                                   "the watermark; 3: nothing found.")
+    v.add_argument("file")
+    v.add_argument("--trust", action="append", default=[], metavar="ROOT.pem",
+                   help="also trust this root certificate (repeatable; the local keys' root is trusted)")
+    v.add_argument("--max-frames", type=_positive_int, default=300, help="frames read for the watermark (default 300)")
+
+    wb = sub.add_parser("watermark-bench", help="measure the watermark's robustness and cost on real videos",
+                        description="Mark the first seconds of each video, attack (H.264 crf 28, 50%% "
+                                    "downscale, both, 90%% centre crop, one JPEG q75 frame) and print bit "
+                                    "accuracy, detections, false detections on the unmarked videos, PSNR "
+                                    "and embedding time.")
+    wb.add_argument("videos", nargs="+", help="video files or folders of them")
+    wb.add_argument("--seconds", type=float, default=5.0, help="clip length (default 5)")
+    wb.add_argument("--size", type=_positive_int, default=512, help="frame side in pixels (default 512)")
     return p
 
 
@@ -249,16 +318,18 @@ def _animate(args) -> int:
                                  pose_scale=args.pose_scale, gaze=args.gaze),
         mouth=MouthOptions(enabled=not args.no_mouth_fill),
         encode=EncodeOptions(crf=args.crf),
+        provenance=_provenance(args),
         pasteback=not args.no_pasteback,
         max_frames=args.max_frames or None,
     )
     if args.driving and args.driving.lower().endswith(IMAGE_SUFFIXES):
         from ugoku.api import animate_image
 
-        out, c = animate_image(args.source, args.driving, args.output, options)
+        out, c, gen = animate_image(args.source, args.driving, args.output, options)
         print(f"ugoku: wrote {out}: the pose and expression of {args.driving} (yaw {c.yaw:+.0f}, pitch "
               f"{c.pitch:+.0f}, roll {c.roll:+.0f} degrees; smile {c.smile:+.2f}, mouth {c.jaw:.2f}, eyes "
               f"{c.eye_r:+.2f}/{c.eye_l:+.2f}, brows {c.brow_r:+.2f}/{c.brow_l:+.2f}).")
+        _print_generation(gen)
         return 0
     bar = ProgressBar(not args.quiet)
     try:
@@ -273,7 +344,25 @@ def _animate(args) -> int:
         bar.close()
     print(f"ugoku: wrote {r.output} ({r.width}x{r.height}): {r.frames} frames at {r.fps:.1f} fps, "
           f"face lost in {r.lost_frames} frame{'s' if r.lost_frames != 1 else ''}.")
+    _print_generation(r.generation)
     return 0
+
+
+def _provenance(args):
+    from pathlib import Path
+
+    from ugoku.provenance.generation import ProvenanceOptions
+
+    return ProvenanceOptions(attest=args.attest, db=Path(args.db) if args.db else None)
+
+
+def _print_generation(gen) -> None:
+    if gen is None:
+        return
+    if gen.created_keys:
+        print(f"ugoku: created signing keys in {gen.keys.folder} for an unnamed organisation; "
+              "name yours with `ugoku keys init --org NAME --force`.")
+    print(f"ugoku: record {gen.record}, {gen.authorization.describe()}; watermarked and signed (C2PA).")
 
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
@@ -322,12 +411,14 @@ def _edit(args) -> int:
         c = replace(c, brow_r=args.brows, brow_l=args.brows)
     gaze = args.gaze if args.gaze is not None else parsed.gaze
     options = AnimateOptions(crop=CropOptions(face_index=args.face_index), pasteback=not args.no_pasteback,
-                             retarget=RetargetOptions(gaze=gaze if gaze is not None else "keep"))
+                             retarget=RetargetOptions(gaze=gaze if gaze is not None else "keep"),
+                             provenance=_provenance(args))
     if args.expression:
         print(f"ugoku: understood: {', '.join(parsed.understood) or 'nothing'}; "
               f"ignored: {', '.join(parsed.ignored) or 'nothing'}.")
-    out = edit(args.source, args.output, c, options)
+    out, gen = edit(args.source, args.output, c, options)
     print(f"ugoku: wrote {out}.")
+    _print_generation(gen)
     return 0
 
 
@@ -341,6 +432,7 @@ def _demo(args) -> int:
         bar.close()
     print(f"ugoku: wrote {r.output} ({r.width}x{r.height}): {r.frames} frames at {r.fps:.1f} fps "
           "(bundled NASA astronaut portrait, public domain).")
+    _print_generation(r.generation)
     return 0
 
 
@@ -375,7 +467,9 @@ def _eval(args) -> int:
         raise OptionError("say what to evaluate: --source PHOTO --driving VIDEO, --self VIDEO, or --suite FILE.")
     check_cases(cases, origin)
     options = EvalOptions(max_frames=args.max_frames or settings.get("max_frames", 150), systems=args.systems,
-                          compare=tuple(args.compare), identity_stride=args.identity_stride or settings.get("identity_stride", 5), jobs=max(1, args.jobs))
+                          compare=tuple(args.compare),
+                          identity_stride=args.identity_stride or settings.get("identity_stride", 5),
+                          jobs=max(1, args.jobs), provenance=_provenance(args))
     done = [0]
 
     def progress(i, n):
@@ -394,6 +488,140 @@ def _eval(args) -> int:
     return 0
 
 
+def _consent(args) -> int:
+    from pathlib import Path
+
+    from ugoku.provenance import paths
+    from ugoku.provenance.audit import AuditLog
+    from ugoku.provenance.consent import ConsentError, Registry, parse_date, sha256_file
+    from ugoku.provenance.identity import descriptor
+
+    reg = Registry(Path(args.db) if args.db else paths.consent_db())
+    audit = AuditLog(paths.audit_log())
+    if args.consent_command in ("add", "check"):
+        from ugoku.api import load_source
+        from ugoku.face.source import CropOptions
+
+        photo = args.photo
+        face = load_source(photo, CropOptions(face_index=getattr(args, "face_index", 0)))
+        desc = descriptor(face.crop)
+        if desc is None:
+            raise ConsentError(f"{photo}: the identity model cannot see the face clearly; use a sharper, "
+                               "more frontal photo.")
+    if args.consent_command == "add":
+        expires = parse_date(args.expires) if args.expires else None
+        ev = sha256_file(args.evidence) if args.evidence else None
+        rec = reg.add(args.name, desc, sha256_file(photo), args.purpose, expires, ev,
+                      Path(args.evidence).name if args.evidence else None)
+        audit.append("consent.add", {"id": rec.id, "name": rec.name, "purpose": rec.purpose, "expires": rec.expires,
+                                     "evidence_sha256": ev, "photo_sha256": rec.photo_sha256, "db": str(reg.path)})
+        print(f"ugoku: consent record {rec.id} for {rec.name}" + (f" ({rec.purpose})" if rec.purpose else "")
+              + (f", until {rec.expires}" if rec.expires else ", no end date")
+              + ("" if ev else "; no evidence file given") + f"; in {reg.path}.")
+        return 0
+    if args.consent_command == "list":
+        recs = reg.records()
+        if not recs:
+            print(f"ugoku: no consent records in {reg.path}.")
+        for r in recs:
+            extra = f"revoked {r.revoked[:10]}" if r.revoked else (f"until {r.expires}" if r.expires else "no end date")
+            print(f"{r.id:4d}  {r.status():8s} {r.name}  [{r.purpose or 'no purpose given'}]  {extra}  "
+                  f"added {r.created[:10]}  evidence {'sha256 ' + r.evidence_sha256[:12] if r.evidence_sha256 else 'none'}")
+        return 0
+    if args.consent_command == "revoke":
+        rec = reg.revoke(args.id, args.reason)
+        audit.append("consent.revoke", {"id": rec.id, "name": rec.name, "reason": args.reason, "db": str(reg.path)})
+        print(f"ugoku: consent record {rec.id} ({rec.name}) revoked {rec.revoked[:10]}; their face will be refused.")
+        return 0
+    near = reg.nearest(desc)
+    from ugoku.provenance.consent import MATCH_DISTANCE
+
+    if near is None or near.distance > MATCH_DISTANCE:
+        print(f"ugoku: {photo}: no consent record matches"
+              + (f" (nearest: record {near.record.id}, distance {near.distance:.2f}; a match is <= {MATCH_DISTANCE})"
+                 if near else "") + ".")
+        return 1
+    r = near.record
+    print(f"ugoku: {photo}: matches consent record {r.id} ({r.name}), distance {near.distance:.2f} "
+          f"(<= {MATCH_DISTANCE} is a match); status {r.status()}.")
+    return 0 if r.status() == "valid" else 1
+
+
+def _keys(args) -> int:
+    from ugoku.provenance import keys as keyring
+    from ugoku.provenance import paths
+    from ugoku.provenance.audit import AuditLog
+
+    folder = paths.keys_dir()
+    if args.keys_command == "init":
+        k = keyring.create(folder, args.org.strip() or "unnamed", args.years or 5, args.force)
+        AuditLog(paths.audit_log()).append("keys.init", {"folder": str(folder), "organisation": k.organisation})
+        print(f"ugoku: signing keys for {k.organisation} in {folder} (root CA {keyring.ROOT_CERT}, signing "
+              f"certificate {keyring.SIGN_CERT}); give {folder / keyring.ROOT_CERT} to whoever checks your files.")
+        return 0
+    k = keyring.load(folder)
+    print(f"ugoku: signing keys for {k.organisation} in {folder}; trust anchor {folder / keyring.ROOT_CERT}.")
+    return 0
+
+
+def _audit(args) -> int:
+    import json
+
+    from ugoku.provenance import paths
+    from ugoku.provenance.audit import AuditLog
+
+    log = AuditLog(paths.audit_log())
+    if args.audit_command == "show":
+        entries = list(log.entries())
+        for e in entries[-args.n:]:
+            print(json.dumps(e, ensure_ascii=False))
+        return 0
+    rep = log.verify()
+    if rep.ok:
+        print(f"ugoku: audit log {log.path} is intact: {rep.entries} entries; head {rep.head}")
+        return 0
+    print(f"ugoku: audit log {log.path} was TAMPERED WITH: {rep.problem} (checked {rep.entries} entries).")
+    return 1
+
+
+def _verify(args) -> int:
+    from pathlib import Path
+
+    from ugoku.errors import InputError
+    from ugoku.provenance.verify import describe, verify
+
+    anchors = []
+    for t in args.trust:
+        try:
+            anchors.append(Path(t).read_bytes())
+        except OSError as exc:
+            raise InputError(f"{t}: cannot be read ({exc.strerror}); give a root certificate in PEM.") from None
+    v = verify(args.file, anchors, args.max_frames or 300)
+    print("\n".join(describe(v)))
+    return v.exit_code
+
+
+def _watermark_bench(args) -> int:
+    from pathlib import Path
+
+    from ugoku.errors import InputError
+    from ugoku.provenance.wmbench import run
+
+    videos = []
+    for x in args.videos:
+        p = Path(x)
+        if p.is_dir():
+            videos += sorted(q for q in p.iterdir() if q.suffix.lower() in (".mp4", ".mov", ".mkv", ".webm"))
+        elif p.is_file():
+            videos.append(p)
+        else:
+            raise InputError(f"{p}: no such file or folder; give videos or folders of videos.")
+    if not videos:
+        raise InputError("no videos found; give .mp4/.mov/.mkv/.webm files or folders holding them.")
+    run(videos, args.seconds, args.size or 512)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -404,7 +632,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         commands = {"animate": _animate, "demo": _demo, "bench": _bench, "eval": _eval, "templates": _templates,
-                    "template": _template, "edit": _edit}
+                    "template": _template, "edit": _edit, "consent": _consent, "keys": _keys, "audit": _audit,
+                    "verify": _verify, "watermark-bench": _watermark_bench}
         return commands[args.command](args)
     except UgokuError as exc:
         print(f"ugoku: error: {exc}", file=sys.stderr)

@@ -3,12 +3,13 @@ scikit-image) animated by a tour of the built-in motion templates. Nothing is do
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import replace
 
 import numpy as np
 
-from ugoku.api import AnimateOptions, AnimateResult, Progress, animate_motion, source_reference
+from ugoku.api import AnimateOptions, AnimateResult, Progress, animate_motion, begin, source_reference
 from ugoku.errors import InputError
 from ugoku.face.source import CropOptions, SourceFace, find_source_face
 from ugoku.motion.controls import Rig
@@ -34,8 +35,13 @@ def run_demo(output: str | os.PathLike = "ugoku-demo.mp4", seconds: float | None
     """The built-in templates one after another (blink, smile, look-around, talk, nod, surprised, wink,
     shake: about 30 s), or their first `seconds`."""
     face = astronaut_face(options.crop)
+    # The demo portrait is NASA's, in the public domain: the demo says so, and that is recorded.
+    options = replace(options, provenance=replace(options.provenance, attest="public-domain"))
+    gen = begin("demo", face, "bundled portrait (scikit-image astronaut, NASA, public domain)",
+                {"kind": "template", "name": "tour"}, options,
+                source_sha256=hashlib.sha256(astronaut().tobytes()).hexdigest())
     motion = tour(fps)
     n = len(motion) if seconds is None else max(1, min(len(motion), int(round(seconds * fps))))
     rig = Rig(source_reference(face))
     motions = (rig.motion(c) for c in motion.controls())
-    return animate_motion(face, motions, fps, output, replace(options, max_frames=n), progress, n)
+    return animate_motion(face, motions, fps, output, gen, replace(options, max_frames=n), progress, n)

@@ -62,6 +62,7 @@ class EvalOptions:
     identity_stride: int = 5
     moments: int = 6
     jobs: int = 1
+    provenance: object | None = None    # a ProvenanceOptions: consent/attestation for the ugoku renders
 
 
 # ---- suites -------------------------------------------------------------------------------------------
@@ -284,7 +285,11 @@ def run_case(case: Case, out_dir: Path, options: EvalOptions, drv: VideoMeasure 
         extra = {}
         if system == "ugoku":
             out_video = case_dir / "ugoku.mp4"
-            r = animate(source_path, case.driving, out_video, AnimateOptions(pasteback=pasteback, max_frames=cap))
+            from ugoku.provenance.generation import ProvenanceOptions
+
+            r = animate(source_path, case.driving, out_video,
+                        AnimateOptions(pasteback=pasteback, max_frames=cap,
+                                       provenance=options.provenance or ProvenanceOptions()))
             extra = {"render_seconds": r.seconds, "render_fps": r.fps, "video": str(out_video)}
             extra.update(_validity(out_video, case.driving, n))
             frames = video_frames(out_video, cap)

@@ -81,8 +81,9 @@ def temp_path_beside(path: Path) -> Path:
     return Path(name)
 
 
-def write_image(path: str | os.PathLike, rgb: np.ndarray) -> Path:
-    """Write an RGB uint8 image atomically (temporary file, then rename). Format from the suffix."""
+def write_image(path: str | os.PathLike, rgb: np.ndarray, seal=None) -> Path:
+    """Write an RGB uint8 image atomically (temporary file, then rename). Format from the suffix.
+    seal(tmp, dest), when given, puts the finished file in place instead of the rename."""
     from PIL import Image
 
     p = check_output_path(path, (".png", ".jpg", ".jpeg", ".webp"))
@@ -90,7 +91,10 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray) -> Path:
     try:
         fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}[p.suffix.lower()]
         Image.fromarray(np.ascontiguousarray(rgb)).save(tmp, format=fmt, quality=95)
-        os.replace(tmp, p)
+        if seal is not None:
+            seal(tmp, p)
+        else:
+            os.replace(tmp, p)
     finally:
         tmp.unlink(missing_ok=True)
     return p

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -192,13 +192,15 @@ class VideoSink:
     """
 
     def __init__(self, path: str | os.PathLike, width: int, height: int, fps: Fraction,
-                 audio_from: str | os.PathLike | None = None, options: EncodeOptions = EncodeOptions()):
+                 audio_from: str | os.PathLike | None = None, options: EncodeOptions = EncodeOptions(),
+                 seal: Callable[[Path, Path], None] | None = None):
         self.path = check_output_path(path, (".mp4", ".mov"))
         self.width, self.height = int(width), int(height)
         self.enc_w, self.enc_h = self.width + self.width % 2, self.height + self.height % 2
         self.fps = Fraction(fps).limit_denominator(1001 * 1000)
         self.audio_from = Path(audio_from) if audio_from else None
         self.options = options
+        self.seal = seal            # seal(tmp, dest): put the finished file in place (e.g. signed)
         self.frames_written = 0
         self._tmp: Path | None = None
         self._container = None
@@ -245,7 +247,7 @@ class VideoSink:
             self._audio.mux_until(self.frames_written / float(self.fps))
 
     def commit(self) -> Path:
-        """Flush the encoder, finish the audio, close and rename into place."""
+        """Flush the encoder, finish the audio, close and rename (or seal) into place."""
         for pkt in self._stream.encode(None):
             self._container.mux(pkt)
         if self._audio is not None:
@@ -254,7 +256,10 @@ class VideoSink:
             self._audio = None
         self._container.close()
         self._container = None
-        os.replace(self._tmp, self.path)
+        if self.seal is not None:
+            self.seal(self._tmp, self.path)
+        else:
+            os.replace(self._tmp, self.path)
         self._tmp = None
         return self.path
 
