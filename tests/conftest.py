@@ -7,6 +7,35 @@ import pytest
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
+# Every generation in the tests states why it may animate the face, as a user must: the bundled
+# astronaut is NASA's (public domain); LivePortrait's published example assets are used under the
+# consent their publishers obtained.
+PUBLIC_DOMAIN = "public-domain"
+CONSENT_ON_FILE = "consent-on-file"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def ugoku_home(tmp_path_factory):
+    """Keep consent registry, keys and audit log of the tests out of the user's own folder."""
+    import os
+
+    home = tmp_path_factory.mktemp("ugoku-home")
+    old = os.environ.get("UGOKU_HOME")
+    os.environ["UGOKU_HOME"] = str(home)
+    yield home
+    if old is None:
+        os.environ.pop("UGOKU_HOME", None)
+    else:
+        os.environ["UGOKU_HOME"] = old
+
+
+def attested(kind: str = PUBLIC_DOMAIN, **kw):
+    """AnimateOptions with an attestation (and any other options)."""
+    from ugoku.api import AnimateOptions
+    from ugoku.provenance.generation import ProvenanceOptions
+
+    return AnimateOptions(provenance=ProvenanceOptions(attest=kind), **kw)
+
 
 def shared_data() -> Path:
     if not (SHARED / "portraits").is_dir():

@@ -12,7 +12,7 @@ from ugoku.cli import main
 
 def _run(capsys, argv, out_dir):
     before = set(out_dir.iterdir())
-    code = main(argv)
+    code = main(argv + ["--attest", "public-domain"])
     err = capsys.readouterr().err.strip()
     assert code == 2, err
     assert err.startswith("ugoku: error: ") and "\n" not in err and "Traceback" not in err

@@ -182,7 +182,7 @@ def test_eval_command_writes_results(tmp_path, astronaut_png, synth_driver, caps
 
     out = tmp_path / "ev"
     rc = main(["eval", "-s", str(astronaut_png), "-d", str(synth_driver), "-o", str(out), "--max-frames", "20",
-               "--identity-stride", "10"])
+               "--identity-stride", "10", "--attest", "public-domain"])
     assert rc == 0
     report = json.loads((out / "results.json").read_text())
     case = report["cases"][0]

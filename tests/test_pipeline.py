@@ -4,7 +4,8 @@ import av
 import numpy as np
 import pytest
 
-from ugoku.api import AnimateOptions, DrivingMotion, animate
+from conftest import attested
+from ugoku.api import DrivingMotion, animate
 from ugoku.cli import main
 
 
@@ -15,7 +16,7 @@ def _frames(path):
 
 def test_animate_writes_every_driving_frame(tmp_path, astronaut_png, synth_driver):
     out = tmp_path / "a.mp4"
-    r = animate(astronaut_png, synth_driver, out, AnimateOptions(pasteback=False))
+    r = animate(astronaut_png, synth_driver, out, attested(pasteback=False))
     assert r.frames == 40 and r.lost_frames == 0 and (r.width, r.height) == (512, 512)
     with av.open(str(out)) as c:
         v = c.streams.video[0]
@@ -38,7 +39,7 @@ def test_pasteback_keeps_the_photo_size(tmp_path, synth_driver, astronaut_rgb):
 
     big = cv2.resize(astronaut_rgb, (1001, 1001), interpolation=cv2.INTER_CUBIC)   # odd size, too
     src = write_image(tmp_path / "big.png", big)
-    r = animate(src, synth_driver, tmp_path / "p.mp4", AnimateOptions(max_frames=6))
+    r = animate(src, synth_driver, tmp_path / "p.mp4", attested(max_frames=6))
     assert (r.width, r.height) == (1001, 1001) and r.frames == 6
     first = _frames(tmp_path / "p.mp4")[0]
     assert first.shape[:2] == (1002, 1002)          # H.264 4:2:0 needs even sizes: padded by one

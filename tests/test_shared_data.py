@@ -4,8 +4,8 @@ import av
 import numpy as np
 import pytest
 
-from conftest import shared_data
-from ugoku.api import AnimateOptions, animate
+from conftest import CONSENT_ON_FILE, attested, shared_data
+from ugoku.api import animate
 
 PORTRAITS = ["s0", "s2", "s5", "s6", "s7", "s9", "s12", "s42"]
 
@@ -15,7 +15,7 @@ def test_every_portrait_animates_with_pasteback(tmp_path, name):
     data = shared_data()
     src = data / "portraits" / f"{name}.jpg"
     out = tmp_path / f"{name}.mp4"
-    r = animate(src, data / "driving" / "d0.mp4", out, AnimateOptions(max_frames=20))
+    r = animate(src, data / "driving" / "d0.mp4", out, attested(CONSENT_ON_FILE, max_frames=20))
     from ugoku.io.image import read_image
 
     photo = read_image(src)
@@ -25,16 +25,17 @@ def test_every_portrait_animates_with_pasteback(tmp_path, name):
         for last in c.decode(video=0):
             pass
         frame = last.to_ndarray(format="rgb24")[: photo.shape[0], : photo.shape[1]]
-    # Paste-back touches only the face's surroundings: the photo's corners are unchanged.
+    # Paste-back touches only the face's surroundings: the photo's corners are unchanged but for the
+    # watermark (2.5 grey levels RMS per channel, over the whole frame) and H.264.
     for sl in ((slice(0, 6), slice(0, 6)), (slice(-6, None), slice(-6, None))):
-        assert np.abs(frame[sl].astype(int) - photo[sl]).mean() < 4
+        assert np.abs(frame[sl].astype(int) - photo[sl]).mean() < 6
 
 
 def test_driver_audio_is_kept(tmp_path):
     data = shared_data()
     out = tmp_path / "talk.mp4"
     animate(data / "portraits" / "s12.jpg", data / "driving" / "d3.mp4", out,
-            AnimateOptions(max_frames=60, pasteback=False))
+            attested(CONSENT_ON_FILE, max_frames=60, pasteback=False))
     with av.open(str(out)) as c:
         assert c.streams.audio and c.streams.audio[0].codec_context.name == "aac"
         video_s = float(c.streams.video[0].frames / c.streams.video[0].average_rate)

@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+from conftest import CONSENT_ON_FILE, attested
 from ugoku.errors import InputError
 from ugoku.eval import face68 as F
 from ugoku.motion.controls import BOUNDS, CHANNELS, REST, Controls, Rig, angles_from_rotation, rotation_from_angles
@@ -234,7 +235,7 @@ def _mouth_series(judge, path, n):
 
 
 def test_a_recorded_template_round_trips(talking_driver, astronaut_png, tmp_path, judge):
-    from ugoku.api import AnimateOptions, RecordOptions, animate_template, record_template
+    from ugoku.api import RecordOptions, animate_template, record_template
     from ugoku.eval.metrics import pearson
 
     t = record_template(talking_driver, RecordOptions())
@@ -243,7 +244,7 @@ def test_a_recorded_template_round_trips(talking_driver, astronaut_png, tmp_path
     assert doc["channels"] == list(CHANNELS) and len(doc["frames"]) == 100   # numbers only, 15 a frame
     assert 0.0 < t.frames[:, CHANNELS.index("jaw")].max() < 2.5
     t = load(p)
-    out = animate_template(astronaut_png, t, tmp_path / "replay.mp4", AnimateOptions(pasteback=False))
+    out = animate_template(astronaut_png, t, tmp_path / "replay.mp4", attested(pasteback=False))
     assert out.frames == 100
     r = pearson(_mouth_series(judge, talking_driver, 100), _mouth_series(judge, out.output, 100))
     assert r >= 0.9, r
@@ -273,7 +274,7 @@ def test_a_driving_photo_gives_its_pose_and_expression(astronaut_face, astronaut
 
     want = Controls(yaw=15, smile=0.8, jaw=0.4)
     driver = write_image(tmp_path / "driver.png", _still(astronaut_face, want))
-    out, got = animate_image(astronaut_png, driver, tmp_path / "out.png")
+    out, got, _ = animate_image(astronaut_png, driver, tmp_path / "out.png", attested())
     assert got.yaw == pytest.approx(15, abs=4) and got.smile > 0.4 and got.jaw > 0.2
     s, rest, d = _signals(judge, read_image(out)), _signals(judge, astronaut_face.image), _signals(judge, read_image(driver))
     # One photo gives no neutral frame to compare with, and MediaPipe's depth is shallow: the pose is
@@ -288,7 +289,8 @@ def test_edit_from_the_command_line(astronaut_png, tmp_path, judge, capsys):
     from ugoku.io.image import read_image
 
     out = tmp_path / "edit.png"
-    assert main(["edit", "-s", str(astronaut_png), "-o", str(out), "--mouth-open", "1", "--pitch", "10",
+    assert main(["edit", "-s", str(astronaut_png), "-o", str(out), "--attest", "public-domain",
+                 "--mouth-open", "1", "--pitch", "10",
                  "--expression", "a gentle smile, looking left, purple hat"]) == 0
     said = capsys.readouterr().out
     assert "understood: gentle smile, looking left; ignored: purple, hat" in said
@@ -322,26 +324,29 @@ def test_cli_template_commands(astronaut_png, talking_driver, tmp_path, capsys):
     assert main(["template", "record", str(talking_driver), "-o", str(rec), "--max-frames", "20"]) == 0
     assert len(load(rec)) == 20
     out = tmp_path / "wink.mp4"
-    assert main(["animate", "-s", str(astronaut_png), "-t", "wink", "-o", str(out), "-q", "--no-pasteback"]) == 0
+    assert main(["animate", "-s", str(astronaut_png), "-t", "wink", "-o", str(out), "-q", "--no-pasteback",
+                 "--attest", "public-domain"]) == 0
     assert out.stat().st_size > 1000
     bad = tmp_path / "bad.json"
     bad.write_text('{"format": "ugoku.motion-template"}')
-    assert main(["animate", "-s", str(astronaut_png), "-t", str(bad), "-o", str(tmp_path / "x.mp4")]) == 2
+    assert main(["animate", "-s", str(astronaut_png), "-t", str(bad), "-o", str(tmp_path / "x.mp4"),
+                 "--attest", "public-domain"]) == 2
     assert "lacks" in capsys.readouterr().err and not (tmp_path / "x.mp4").exists()
-    assert main(["animate", "-s", str(astronaut_png), "-t", "moonwalk", "-o", str(tmp_path / "x.mp4")]) == 2
+    assert main(["animate", "-s", str(astronaut_png), "-t", "moonwalk", "-o", str(tmp_path / "x.mp4"),
+                 "--attest", "public-domain"]) == 2
 
 
 def test_recorded_template_round_trip_on_real_video(tmp_path, judge):
     """Record a real talking-face video, replay it on another person's photo: dlib sees the replay's
     mouth open and close with the original's."""
     from conftest import shared_data
-    from ugoku.api import AnimateOptions, RecordOptions, animate_template, record_template
+    from ugoku.api import RecordOptions, animate_template, record_template
     from ugoku.eval.metrics import pearson
 
     data = shared_data()
     video = data / "driving" / "d0.mp4"
     t = record_template(video, RecordOptions(max_frames=150))
     out = animate_template(data / "portraits" / "s2.jpg", load(save(t, tmp_path / "d0.json")),
-                           tmp_path / "replay.mp4", AnimateOptions(pasteback=False))
+                           tmp_path / "replay.mp4", attested(CONSENT_ON_FILE, pasteback=False))
     r = pearson(_mouth_series(judge, video, 150), _mouth_series(judge, out.output, 150))
     assert r >= 0.9, r
