@@ -28,7 +28,7 @@ from ugoku.io.image import ImageLimits, check_output_path, read_image, write_ima
 from ugoku.io.video import EncodeOptions, VideoLimits, VideoSink, VideoSource
 from ugoku.motion.controls import CHANNELS, REST, Controls, Rig, angles_from_rotation
 from ugoku.motion.pose import HeadFrame, MotionExtractor, MotionFrame, procrustes
-from ugoku.motion.templates import Template
+from ugoku.motion.templates import Template, to_json
 from ugoku.motion.retarget import Retargeter, RetargetOptions
 from ugoku.provenance.generation import Generation, ProvenanceOptions, fingerprint
 from ugoku.render.compose import EyelidFill, EyelidOptions, MouthInterior, MouthOptions
@@ -292,7 +292,7 @@ def animate_template(source: str | os.PathLike, template: Template, output: str 
     check_output_path(output, (".mp4", ".mov"))
     face = load_source(source, options.crop)
     gen = begin("animate", face, source, {"kind": "template", "name": template.name,
-                                          "sha256": hashlib.sha256(template.to_json().encode()).hexdigest()}, options)
+                                          "sha256": hashlib.sha256(to_json(template).encode()).hexdigest()}, options)
     rig = Rig(source_reference(face))
     motions = (rig.motion(c) for c in template.controls(loops))
     total = len(template) * max(1, loops)

@@ -11,7 +11,7 @@ from ugoku.provenance import keys as keyring
 from ugoku.provenance import paths
 from ugoku.provenance.audit import AuditLog
 from ugoku.provenance.manifest import ManifestReport, read
-from ugoku.provenance.watermark import Detection, detect_frames
+from ugoku.provenance.watermark import PILOT_THRESHOLD, Detection, detect_frames
 
 VIDEO = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi")
 
@@ -107,6 +107,9 @@ def describe(v: Verification) -> list[str]:
     if w.found:
         lines.append(f"  ugoku watermark found: record {w.record}, confidence {w.confidence:.4f} "
                      f"(pilot {w.pilot_z:.1f} sd, {w.frames} frame{'s' if w.frames != 1 else ''})")
+    elif w.pilot_z >= PILOT_THRESHOLD:
+        lines.append(f"  ugoku watermark present (pilot {w.pilot_z:.1f} sd over {w.frames} frame{'s' if w.frames != 1 else ''}) "
+                     "but its record could not be read")
     else:
         lines.append(f"  no watermark (pilot {w.pilot_z:.1f} sd over {w.frames} frame{'s' if w.frames != 1 else ''})")
     if not v.consistent:

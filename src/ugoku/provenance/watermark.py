@@ -191,9 +191,9 @@ def pattern(height: int, width: int, coded: np.ndarray, rms: float = 1.0) -> np.
 
 @dataclass(frozen=True)
 class WatermarkOptions:
-    """strength: RMS change of each colour channel in grey levels (2.5 gives about 40 dB PSNR)."""
+    """strength: RMS change of each colour channel in grey levels (2.45: 40.1 dB PSNR, 0.1 dB of margin)."""
 
-    strength: float = 2.5
+    strength: float = 2.45
 
 
 class Embedder:

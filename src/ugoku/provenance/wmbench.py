@@ -95,7 +95,8 @@ def run(videos: list[Path], seconds: float = 5.0, size: int = 512, out=print) ->
         t = time.perf_counter()
         marked = [emb(f).copy() for f in host]
         ms.append(1e3 * (time.perf_counter() - t) / len(host))
-        psnrs += [cv2.PSNR(a, b) for a, b in zip(host, marked[:: max(1, len(marked) // 10)])]
+        step = max(1, len(marked) // 10)
+        psnrs += [cv2.PSNR(a, b) for a, b in zip(host[::step], marked[::step])]
         truth = W.payload_bits(payload)
         for name, attack in ATTACKS.items():
             d = W.detect_frames(attack(marked, fps))
