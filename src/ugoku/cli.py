@@ -107,6 +107,10 @@ def _add_provenance(p) -> None:
     p.add_argument("--attest", choices=("self", "public-domain", "synthetic", "consent-on-file"),
                    help="when no consent record matches the face, state why it may be animated anyway "
                         "(recorded in the file's provenance and the audit log)")
+    _add_db(p)
+
+
+def _add_db(p) -> None:
     p.add_argument("--db", help="the consent registry (default: consent.sqlite in the ugoku data folder)")
 
 
@@ -240,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     cc.add_argument("photo")
     cc.add_argument("--face-index", type=_positive_int, default=0)
     for x in (ca, cl, cr, cc):
-        x.add_argument("--db", help="the consent registry (default: consent.sqlite in the ugoku data folder)")
+        _add_db(x)
 
     k = sub.add_parser("keys", help="the organisation's signing keys for C2PA provenance",
                        description="`ugoku keys init --org NAME` makes a root CA and an ES256 signing certificate "

@@ -55,12 +55,7 @@ class AuditLog:
         with open(self.path, "a+b") as f:
             fcntl.flock(f, fcntl.LOCK_EX)
             try:
-                f.seek(0)
-                last = None
-                for line in f:
-                    if line.strip():
-                        last = line
-                prev = json.loads(last) if last else None
+                prev = self._last(f)
                 entry = {"seq": (prev["seq"] + 1) if prev else 1,
                          "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                          "event": event, "data": data, "prev": prev["hash"] if prev else GENESIS}
@@ -75,6 +70,21 @@ class AuditLog:
             finally:
                 fcntl.flock(f, fcntl.LOCK_UN)
         return entry
+
+    def _last(self, f) -> dict | None:
+        """The last entry's seq and hash: from the head file, or by reading the log when it is absent."""
+        try:
+            head = json.loads(self.head_path.read_text())
+            if isinstance(head, dict) and {"seq", "hash"} <= set(head):
+                return head
+        except (OSError, ValueError):
+            pass
+        f.seek(0)
+        last = None
+        for line in f:
+            if line.strip():
+                last = line
+        return json.loads(last) if last else None
 
     def entries(self):
         """Yield the parsed entries (AuditError for a line that is not JSON)."""

@@ -162,11 +162,17 @@ class Registry:
             con.execute("UPDATE consent SET revoked = ?, revoke_reason = ? WHERE id = ?", (when, reason[:500], rec.id))
             return self.get(rec.id, con)
 
-    def matches(self, descriptor: np.ndarray, threshold: float = MATCH_DISTANCE) -> list[Match]:
+    def ranked(self, descriptor: np.ndarray, records: list[Record] | None = None) -> list[Match]:
+        """Every record with its face distance to `descriptor`, nearest first."""
+        recs = self.records() if records is None else records
+        return sorted((Match(r, float(np.linalg.norm(r.descriptor - descriptor))) for r in recs),
+                      key=lambda m: m.distance)
+
+    def matches(self, descriptor: np.ndarray, threshold: float = MATCH_DISTANCE,
+                records: list[Record] | None = None) -> list[Match]:
         """Every record whose face is within `threshold` of `descriptor`, nearest first."""
-        out = [Match(r, float(np.linalg.norm(r.descriptor - descriptor))) for r in self.records()]
-        return sorted((m for m in out if m.distance <= threshold), key=lambda m: m.distance)
+        return [m for m in self.ranked(descriptor, records) if m.distance <= threshold]
 
     def nearest(self, descriptor: np.ndarray) -> Match | None:
-        out = [Match(r, float(np.linalg.norm(r.descriptor - descriptor))) for r in self.records()]
-        return min(out, key=lambda m: m.distance) if out else None
+        ranked = self.ranked(descriptor)
+        return ranked[0] if ranked else None

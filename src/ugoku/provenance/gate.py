@@ -74,13 +74,14 @@ def authorize(crop: np.ndarray, source: str, attest: str | None = None,
     registry = Registry(Path(db) if db else paths.consent_db())
     how = (f"add the person's consent with `ugoku consent add --name NAME --photo {source} --evidence FORM`, "
            f"or state --attest {'|'.join(ATTESTATIONS)}")
-    if registry.records():
+    records = registry.records()
+    if records:
         desc = descriptor(crop)
         if desc is None:
             if attest:
                 return Authorization(attestation=attest)
             raise ConsentError(f"{source}: the consent check cannot see this face clearly enough to match it; {how}.")
-        matches = registry.matches(desc)
+        matches = registry.matches(desc, records=records)
         valid = [m for m in matches if m.record.status() == "valid"]
         if valid:
             return Authorization(valid[0].record, valid[0].distance, attest)
