@@ -6,7 +6,7 @@ from ugoku.face import landmarks as L
 from ugoku.face.tracker import OneEuroFilter, SmoothOptions
 from ugoku.motion.controls import eye_close_offsets, jaw_offsets
 from ugoku.motion.pose import HeadFrame, MotionExtractor, eye_openness, procrustes
-from ugoku.motion.retarget import Retargeter, RetargetOptions, scale_rotation
+from ugoku.motion.retarget import Retargeter, RetargetOptions, keep_lids_apart, lid_gap, scale_rotation
 
 
 def blink_offsets(ref):
@@ -92,6 +92,59 @@ def test_retarget_options_reject_nonsense():
         RetargetOptions(mode="sideways")
 
 
+def _widen_eyes(ref: np.ndarray, amount: float) -> np.ndarray:
+    """The same face with each upper lid raised by `amount` of that eye's opening (a wide-eyed driver)."""
+    out = ref.copy()
+    for name, (upper, lower, iris, _) in L.EYES.items():
+        out[list(upper[1:-1]), 1] -= amount * lid_gap(ref, name)
+    return out
+
+
+def test_a_wide_eyed_drivers_blink_closes_the_source_eye_in_proportion(astronaut_face):
+    """Lid motion is relative to each eye's opening: a driver whose eyes are twice as open as the
+    source's half-closes them, and the source's eyes half-close (in face units the driver's motion
+    would shut them); a full blink shuts them, the lids meeting rather than passing each other."""
+    pts = astronaut_face.landmarks.astype(np.float64)
+    src = HeadFrame.of(pts).normalise(pts)
+    wide = _widen_eyes(src, 1.0)                           # the driver: twice the source's opening
+    m = MotionExtractor()
+    m.set_reference(wide)
+    retarget = Retargeter(pts, wide)
+    for amount, want in ((0.5, 0.5), (1.0, 0.0)):
+        closed = wide + amount * blink_offsets(wide)
+        for name in L.EYES:
+            assert lid_gap(closed, name) == pytest.approx((1 - amount) * lid_gap(wide, name), abs=0.1 * lid_gap(wide, name))
+        tn = HeadFrame.of(pts).normalise(retarget(m(closed)).points)
+        for name in L.EYES:
+            g0 = lid_gap(src, name)
+            assert lid_gap(tn, name) == pytest.approx(want * g0, abs=0.15 * g0), (amount, name)
+
+
+def test_lids_that_cross_meet_half_way():
+    from ugoku.face.landmarks import EYES
+
+    shape = np.zeros((L.N_LANDMARKS, 3))
+    for name, (upper, lower, iris, (c0, c1)) in EYES.items():
+        x = np.linspace(-1, 1, len(upper)) + (3 if name == "left_eye" else -3)
+        shape[list(upper), 0] = x
+        shape[list(lower), 0] = x
+        shape[list(upper), 1] = 0.2          # the upper lid below the lower one: crossed
+        shape[list(lower), 1] = -0.2
+    fixed = keep_lids_apart(shape.copy())
+    for name, (upper, lower, _, _) in EYES.items():
+        assert np.allclose(fixed[list(upper[1:-1]), 1], 0.0) and np.allclose(fixed[list(lower[1:-1]), 1], 0.0)
+    lips = shape.copy()
+    up, lo = L.LIPS_INNER_UPPER, L.LIPS_INNER_LOWER
+    lips[list(up), 0] = lips[list(lo), 0] = np.linspace(-2, 2, len(up))
+    lips[list(up[1:-1]), 1], lips[list(lo[1:-1]), 1] = 5.1, 4.9                # the lower lip above the upper
+    lips[[up[0], up[-1]], 1] = 5.0
+    fixed = keep_lids_apart(lips)
+    assert np.allclose(fixed[list(up[1:-1]), 1], 5.0) and np.allclose(fixed[list(lo[1:-1]), 1], 5.0)
+    apart = shape.copy()
+    apart[:, 1] *= -1                         # an open eye is left alone
+    assert np.array_equal(keep_lids_apart(apart.copy()), apart)
+
+
 def test_one_euro_keeps_a_still_signal_still_and_follows_a_step():
     f = OneEuroFilter(SmoothOptions(), scale=10.0)
     x = np.ones((5, 3))
@@ -108,3 +161,21 @@ def test_one_euro_reduces_jitter():
     raw = 100 + rng.normal(0, 0.8, size=(300, 1, 2))
     out = np.array([f(r, 1 / 30) for r in raw])
     assert np.diff(out[50:], axis=0).std() < 0.4 * np.diff(raw[50:], axis=0).std()
+
+
+def test_a_quick_blink_survives_smoothing(astronaut_face):
+    """A blink is over in about 100 ms (3 frames at 30 fps): the lids are filtered lightly enough to
+    close at least most of the way, while the rest of the face stays put."""
+    pts = astronaut_face.landmarks.astype(np.float64)
+    frame = HeadFrame.of(pts)
+    ref = frame.normalise(pts)
+    shut = frame.scale * (ref + blink_offsets(ref)) + frame.center
+    f = OneEuroFilter(SmoothOptions(), scale=frame.scale)
+    seq = [pts] * 10 + [0.5 * (pts + shut), shut, 0.5 * (pts + shut)] + [pts] * 10
+    out = [f(p, 1 / 30).astype(np.float64) for p in seq]
+    gap = np.array([eye_openness(o).mean() for o in out])
+    assert gap.min() < 0.5 * gap[0]
+    # Back open (to within the filter's still-threshold, which holds points that barely moved).
+    assert np.abs(out[-1] - pts).max() < 2 * SmoothOptions().still_threshold * frame.scale
+    still = np.array(L.NOSE)
+    assert max(np.abs(o[still] - pts[still]).max() for o in out) < 1e-6

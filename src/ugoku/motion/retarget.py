@@ -81,6 +81,65 @@ def scale_rotation(R: np.ndarray, k: float) -> np.ndarray:
     return out
 
 
+EYE_RATIO_LIMITS = (0.5, 2.0)
+
+
+def _eye_axes(points: np.ndarray, corners) -> tuple[np.ndarray, np.ndarray]:
+    a, b = points[corners[0], :2], points[corners[1], :2]
+    if a[0] > b[0]:
+        a, b = b, a
+    ex = (b - a) / max(float(np.linalg.norm(b - a)), 1e-9)
+    return (a + b) / 2, np.array([-ex[1], ex[0]])
+
+
+def lid_gap(points: np.ndarray, name: str) -> float:
+    """Opening of one eye at the middle of its lids, across the corner line (the units of `points`;
+    negative when the lids cross)."""
+    upper, lower, _, corners = L.EYES[name]
+    mid, ey = _eye_axes(points, corners)
+    k = len(upper) // 2
+    return float((points[lower[k], :2] - points[upper[k], :2]) @ ey)
+
+
+def eye_scale_field(source_norm: np.ndarray, driver_reference: np.ndarray) -> np.ndarray:
+    """Per-landmark factor (478,) on the driver's expression offsets that makes lid motion relative
+    to each eye's own opening: a driver who closes an eye that is 8 mm open closes a source eye that
+    is 5 mm open by 5 mm, not 8 (which would push the lids through each other). It is the ratio of
+    the openings on the lids themselves and fades back to 1 over about an eye width around them, so
+    the skin above a lid keeps moving with it."""
+    field = np.ones(len(source_norm))
+    pts = source_norm[:, :2]
+    for name, (upper, lower, iris, corners) in L.EYES.items():
+        gs, gd = lid_gap(source_norm, name), lid_gap(driver_reference, name)
+        if gs <= 1e-6 or gd <= 1e-6:
+            continue
+        k = float(np.clip(gs / gd, *EYE_RATIO_LIMITS))
+        width = float(np.linalg.norm(pts[corners[0]] - pts[corners[1]]))
+        lids = pts[list(upper + lower)]
+        d = np.linalg.norm(pts[:, None, :] - lids[None, :, :], axis=2).min(1)
+        g = np.exp(-0.5 * (d / (0.35 * width)) ** 2)
+        g[list(upper + lower + iris)] = 1.0
+        field += (k - 1.0) * g
+    return field
+
+
+OPENINGS = tuple((upper, lower, corners) for upper, lower, _, corners in L.EYES.values()) + (
+    (L.LIPS_INNER_UPPER, L.LIPS_INNER_LOWER, (L.LIPS_INNER_UPPER[0], L.LIPS_INNER_UPPER[-1])),)
+
+
+def keep_lids_apart(shape: np.ndarray) -> np.ndarray:
+    """Where a lower lid (or the lower inner lip) has passed above its upper partner, meet them
+    half-way (in place): a closed eye or mouth is closed, not turned inside out."""
+    for upper, lower, corners in OPENINGS:
+        mid, ey = _eye_axes(shape, corners)
+        for u, lo in zip(upper[1:-1], lower[1:-1]):
+            cross = float((shape[lo, :2] - shape[u, :2]) @ ey)
+            if cross < 0:
+                shape[u, :2] += 0.5 * cross * ey
+                shape[lo, :2] -= 0.5 * cross * ey
+    return shape
+
+
 def region_weights(points_norm: np.ndarray, options: RetargetOptions) -> np.ndarray:
     """Per-landmark expression weight (478,), smooth across region borders.
 
@@ -123,6 +182,8 @@ class Retargeter:
         _, self.R_align, _ = procrustes(ref[_RIGID], self.source_norm[_RIGID], with_scale=False)
         self.driver_reference = ref
         self.weights = region_weights(self.source_norm, options)[:, None]
+        if options.mode == "relative":
+            self.weights = self.weights * eye_scale_field(self.source_norm, ref @ self.R_align.T)[:, None]
         self.source_gaze = gaze(self.source_norm)
         self.driver_gaze = gaze(ref)
 
@@ -144,7 +205,7 @@ class Retargeter:
             expr = m.expression @ self.R_align.T
         else:
             expr = (self.driver_reference + m.expression) @ self.R_align.T - self.source_norm
-        shape = place_irises(self.source_norm + self.weights * expr, self.target_gaze(m))
+        shape = place_irises(keep_lids_apart(self.source_norm + self.weights * expr), self.target_gaze(m))
         if "pose" in o.regions:
             R = m.rotation @ self.R_align.T if o.mode == "absolute" else m.rotation
             R = scale_rotation(R, o.pose_scale)

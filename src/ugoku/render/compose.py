@@ -161,8 +161,8 @@ class EyelidOptions:
     to replace the stretched lashes and where it has fully replaced them."""
 
     enabled: bool = True
-    start: float = 0.3
-    full: float = 0.75
+    start: float = 0.55
+    full: float = 0.9
 
 
 def _eye_gap(points: np.ndarray, upper, lower) -> float:

@@ -171,12 +171,6 @@ def _annulus(pts: np.ndarray, centre: int, ring: list[int], ring_xyz: np.ndarray
     return np.asarray(tris, dtype=np.int32)
 
 
-def _lid_gap(points: np.ndarray, eye) -> float:
-    upper, lower = eye[0], eye[1]
-    mid = len(upper) // 2
-    return float(np.linalg.norm(points[upper[mid], :2] - points[lower[mid], :2]))
-
-
 def target_vertices(mesh: RenderMesh, target: TargetFace) -> np.ndarray:
     """Where every mesh vertex goes for this target: (N, 3) crop pixels."""
     n = mesh.n_face
@@ -185,15 +179,9 @@ def target_vertices(mesh: RenderMesh, target: TargetFace) -> np.ndarray:
     discs = mesh.src[n:n + k]
     if k:
         a = mesh.iris_anchor
-        # The disc follows its iris and shrinks with the eye's opening: a closing lid covers the iris
-        # instead of the iris being drawn over the lid.
-        shrink = np.ones(k)
-        for eye in L.EYES.values():
-            centre = eye[2][0]
-            on = a == centre
-            if on.any():
-                shrink[on] = min(1.0, _lid_gap(target.points, eye) / max(_lid_gap(face_src, eye), 1e-6))
-        discs = target.points[a] + shrink[:, None] * (target.rigid(discs) - target.rigid(face_src[a]))
+        # The disc follows its iris at its own size; a closing lid is drawn over it (face triangles
+        # come after the openings in the draw order), as a real lid covers a real iris.
+        discs = target.points[a] + (target.rigid(discs) - target.rigid(face_src[a]))
     rings = mesh.src[n + k:]
     anchor_expr = target.points[mesh.ring_anchor] - target.rigid(face_src[mesh.ring_anchor])
     moved = target.rigid(rings) + anchor_expr
