@@ -51,6 +51,8 @@ LIPS = (0, 13, 14, 17, 37, 39, 40, 61, 78, 80, 81, 82, 84, 87, 88, 91, 95, 146, 
 JAW = (58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288,
        18, 83, 313, 200, 199, 175, 201, 421, 208, 428, 32, 262, 140, 369, 171, 396)
 
+EYELIDS = tuple(sorted(set(RIGHT_EYE_UPPER + RIGHT_EYE_LOWER + LEFT_EYE_UPPER + LEFT_EYE_LOWER)))
+
 RIGHT_BROW = (46, 52, 53, 55, 63, 65, 66, 70, 105, 107)
 LEFT_BROW = (276, 282, 283, 285, 293, 295, 296, 300, 334, 336)
 NOSE = (1, 2, 4, 5, 6, 19, 45, 48, 64, 94, 97, 98, 115, 168, 195, 197, 220, 275, 278, 294, 326,
@@ -117,6 +119,17 @@ def hole_fill_triangles() -> dict[str, np.ndarray]:
         "left_eye": strip_triangles(LEFT_EYE_UPPER, LEFT_EYE_LOWER),
         "mouth": strip_triangles(LIPS_INNER_UPPER, LIPS_INNER_LOWER),
     }
+
+
+@functools.cache
+def around(points: tuple[int, ...], rings: int) -> tuple[int, ...]:
+    """`points` and every surface point within `rings` mesh edges of them, sorted."""
+    tris = mesh_triangles()
+    out = set(points)
+    for _ in range(rings):
+        touching = np.isin(tris, list(out)).any(1)
+        out |= set(tris[touching].ravel().tolist())
+    return tuple(sorted(out))
 
 
 def inner_mouth_loop() -> tuple[int, ...]:

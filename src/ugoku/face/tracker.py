@@ -29,6 +29,7 @@ class SmoothOptions:
     d_cutoff: float = 1.0
     still_threshold: float = 0.015   # a point that moved less than this since last shown stays put
     mouth_min_cutoff: float = 4.0    # lips and jaw: speech moves them at 3-6 Hz, so filter them less
+    lids_min_cutoff: float = 5.0     # eyelids and irises: a blink is over in 100-300 ms, a saccade sooner
 
 
 def _alpha(cutoff, dt: float):
@@ -54,6 +55,8 @@ class OneEuroFilter:
             return self.options.min_cutoff
         c = np.full(n, self.options.min_cutoff)
         c[list(L.LIPS + L.JAW)] = self.options.mouth_min_cutoff
+        # The lids, the skin that folds with them, and the irises (saccades).
+        c[list(L.around(L.EYELIDS, 2) + L.RIGHT_IRIS + L.LEFT_IRIS)] = self.options.lids_min_cutoff
         return c
 
     def reset(self) -> None:
