@@ -109,6 +109,17 @@ def test_the_judge_sees_the_driver_motion(driver_measure):
     assert np.nanmin(eyes) < 0.6 * np.nanmedian(eyes)
 
 
+def test_tracker_and_judge_agree_on_a_clear_driver(driver_measure):
+    """On the bench motion (a ±14° sway, talking, blinks) both models see the same motion; the
+    agreement table is how docs/metrics.md bounds the scores on real drivers."""
+    from ugoku.eval.suite import agreement
+
+    t = driver_measure.tracker
+    assert set(t) >= {"mouth", "eye_right", "yaw", "pitch"} and len(t["yaw"]) == driver_measure.frames
+    a = agreement(driver_measure)
+    assert a["mouth"] > 0.9 and a["yaw"] > 0.9 and a["eyes"] > 0.6, a
+
+
 def test_static_baseline_follows_nothing(driver_measure, judge, astronaut_face):
     from ugoku.eval.baselines import static_frames
     from ugoku.eval.measure import MeasureOptions, measure_frames
@@ -193,6 +204,7 @@ def test_eval_command_writes_results(tmp_path, astronaut_png, synth_driver, caps
     assert (out / case["name"] / "sheet.png").stat().st_size > 10_000
     md = (out / "results.md").read_text()
     assert "| ugoku | 1 |" in md and "| static | 1 |" in md
+    assert "Tracker–judge agreement" in md and set(case["driver"]["agreement"]) >= {"mouth", "eyes", "yaw"}
     assert "wrote" in capsys.readouterr().out
 
 

@@ -19,6 +19,9 @@ from ugoku.eval.metrics import l1, psnr, ssim
 from ugoku.motion.eyes import gaze as eye_gaze
 
 SIGNALS = ("mouth", "eye_right", "eye_left", "brows", "yaw", "pitch", "roll", "gaze_h", "gaze_v")
+# The same quantities read from MediaPipe's 478 points (ugoku's tracker) on the same frames; on a
+# driving video their agreement with the judge bounds what any output can score (docs/metrics.md).
+TRACKER_SIGNALS = ("mouth", "eye_right", "eye_left", "brows", "yaw", "pitch")
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class VideoMeasure:
     descriptors: dict[int, np.ndarray]    # frame index -> (128,)
     fidelity: dict[str, np.ndarray] = field(default_factory=dict)   # psnr, ssim, l1 -> (T,) vs truth
     kept: dict[int, np.ndarray] = field(default_factory=dict)
+    tracker: dict[str, np.ndarray] = field(default_factory=dict)    # TRACKER_SIGNALS -> (T,)
 
     @property
     def frames(self) -> int:
@@ -60,6 +64,29 @@ def gaze_of(mesh_points: np.ndarray) -> tuple[float, float]:
     return float(h), float(v)
 
 
+def tracker_signals(mesh_points: np.ndarray, reference: np.ndarray) -> dict[str, float]:
+    """TRACKER_SIGNALS from MediaPipe's points: the lid gap over eye width per eye, the inner-lip gap
+    and the brows' height above the eye centres over the eye-centre distance, and yaw and pitch
+    (degrees) of the rigid points' rotation from `reference` (the video's first tracked frame)."""
+    from ugoku.face import landmarks as L
+    from ugoku.motion.controls import angles_from_rotation
+    from ugoku.motion.pose import eye_openness, procrustes
+
+    p = np.asarray(mesh_points, np.float64)
+    rc, lc = p[list(L.RIGHT_EYE_CORNERS), :2].mean(0), p[list(L.LEFT_EYE_CORNERS), :2].mean(0)
+    io = max(float(np.linalg.norm(lc - rc)), 1e-9)
+    across = (lc - rc) / io
+    up = np.array([across[1], -across[0]])
+    brows = np.mean([((p[list(b), :2] - c) @ up).mean() for b, c in ((L.RIGHT_BROW, rc), (L.LEFT_BROW, lc))]) / io
+    a, b = L.LIPS_INNER_MID
+    rigid = np.array(L.RIGID)
+    _, R, _ = procrustes(reference[rigid], p[rigid])
+    yaw, pitch, _ = angles_from_rotation(R)
+    eyes = eye_openness(p)
+    return {"mouth": float(np.linalg.norm(p[a, :2] - p[b, :2])) / io, "eye_right": float(eyes[0]),
+            "eye_left": float(eyes[1]), "brows": float(brows), "yaw": float(yaw), "pitch": float(pitch)}
+
+
 def measure_frames(frames: Iterable[np.ndarray], judge: face68.Dlib68, options: MeasureOptions = MeasureOptions(),
                    truth: Iterator[np.ndarray] | None = None, truth_points: np.ndarray | None = None) -> VideoMeasure:
     """Measure every frame. With `truth` (the real frames, same size) and `truth_points` (the judge's
@@ -69,10 +96,21 @@ def measure_frames(frames: Iterable[np.ndarray], judge: face68.Dlib68, options: 
     from ugoku.face.tracker import FaceTracker
 
     tracker = FaceTracker().__enter__()
+    judge.hint = None                       # each video is judged from scratch, whatever came before
+    mesh_ref: list[np.ndarray] = []
+    tsig = {k: [] for k in TRACKER_SIGNALS}
 
     def gaze(rgb):
         pts = tracker(rgb)
-        return gaze_of(pts) if pts is not None else (float("nan"), float("nan"))
+        if pts is None:
+            for k in TRACKER_SIGNALS:
+                tsig[k].append(np.nan)
+            return float("nan"), float("nan")
+        if not mesh_ref:
+            mesh_ref.append(pts.astype(np.float64))
+        for k, v in tracker_signals(pts, mesh_ref[0]).items():
+            tsig[k].append(v)
+        return gaze_of(pts)
 
     detected, points, descriptors, kept = [], [], {}, {}
     sig = {k: [] for k in SIGNALS}
@@ -87,6 +125,8 @@ def measure_frames(frames: Iterable[np.ndarray], judge: face68.Dlib68, options: 
             want_desc = i == 0 or (options.identity_stride > 0 and i % options.identity_stride == 0)
             if rgb is last_frame and last is not None:
                 face, g = last
+                for k in TRACKER_SIGNALS:
+                    tsig[k].append(tsig[k][-1])
             else:
                 face = judge(rgb, descriptor=want_desc)
                 g = gaze(rgb)
@@ -128,7 +168,8 @@ def measure_frames(frames: Iterable[np.ndarray], judge: face68.Dlib68, options: 
         tracker.__exit__(None, None, None)
     return VideoMeasure(width, height, np.array(detected, bool), np.array(points).reshape(-1, 68, 2),
                         {k: np.array(v, np.float64) for k, v in sig.items()}, descriptors,
-                        {k: np.array(v, np.float64) for k, v in fid.items()} if truth is not None else {}, kept)
+                        {k: np.array(v, np.float64) for k, v in fid.items()} if truth is not None else {}, kept,
+                        {k: np.array(v, np.float64) for k, v in tsig.items()})
 
 
 def video_frames(path: str | os.PathLike, max_frames: int | None = None) -> Iterator[np.ndarray]:

@@ -36,7 +36,7 @@ import numpy as np
 from ugoku import __version__
 from ugoku.errors import InputError, OutputError
 from ugoku.eval import metrics as M
-from ugoku.eval.measure import SIGNALS, MeasureOptions, VideoMeasure
+from ugoku.eval.measure import SIGNALS, TRACKER_SIGNALS, MeasureOptions, VideoMeasure
 
 BUILTIN_SYSTEMS = ("ugoku", "static", "similarity")
 MAX_SUITE_BYTES = 1_000_000
@@ -178,6 +178,16 @@ def summarize(kind: str, res: VideoMeasure, drv: VideoMeasure, source_desc, driv
     return out
 
 
+def agreement(drv: VideoMeasure) -> dict:
+    """How far ugoku's tracker and the judge agree on a driving video: Pearson's r over time of each
+    signal as the tracker reads it and as the judge reads it. An output that followed the tracker
+    perfectly would score about this against the judge (docs/metrics.md)."""
+    out = {s: M.pearson(drv.tracker[s], drv.signals[s]) for s in TRACKER_SIGNALS if s in drv.tracker}
+    if "eye_right" in out:
+        out["eyes"] = M.nanmean([out.pop("eye_right"), out.pop("eye_left")])
+    return out
+
+
 def _per_frame(m: VideoMeasure) -> dict:
     def clean(a):
         return [None if not np.isfinite(x) else round(float(x), 5) for x in a]
@@ -278,7 +288,7 @@ def run_case(case: Case, out_dir: Path, options: EvalOptions, drv: VideoMeasure 
 
     record = {"name": case.name, "kind": case.kind, "driving": str(case.driving),
               "source": str(case.source) if case.source else f"{case.driving} (first frame)",
-              "frames": n, "driver": {"per_frame": _per_frame(drv)}, "systems": {}}
+              "frames": n, "driver": {"per_frame": _per_frame(drv), "agreement": agreement(drv)}, "systems": {}}
     sheets = {}
     for system in options.systems:
         t0 = time.perf_counter()
@@ -451,6 +461,29 @@ def _fmt(v) -> str:
     return str(v)
 
 
+AGREEMENT_COLUMNS = ("mouth", "eyes", "brows", "yaw", "pitch")
+
+
+def _agreement_lines(records: list[dict]) -> list[str]:
+    seen: dict[str, dict] = {}
+    for r in records:
+        a = r.get("driver", {}).get("agreement")
+        if a:
+            seen.setdefault(Path(r["driving"]).name, a)
+    if not seen:
+        return []
+    lines = ["## Tracker–judge agreement on the driving videos", "",
+             "Pearson's r between ugoku's tracker (MediaPipe) and the judge (dlib) reading the same signal on "
+             "the same driving frames: roughly the most a result can score on that signal with this judge.", "",
+             "| driving video | " + " | ".join(f"{c} r" for c in AGREEMENT_COLUMNS) + " |",
+             "| --- |" + " --- |" * len(AGREEMENT_COLUMNS)]
+    for name, a in seen.items():
+        lines.append(f"| {name} | " + " | ".join(_fmt(a.get(c)) for c in AGREEMENT_COLUMNS) + " |")
+    lines.append("| mean | " + " | ".join(_fmt(M.nanmean([a.get(c, float("nan")) for a in seen.values()]))
+                                        for c in AGREEMENT_COLUMNS) + " |")
+    return lines + [""]
+
+
 def markdown(report: dict) -> str:
     lines = [f"# ugoku eval — {report['created']}", "",
              f"ugoku {report['ugoku_version']} on {report['machine']}; {len(report['cases'])} cases, "
@@ -465,6 +498,7 @@ def markdown(report: dict) -> str:
         for s, vals in report["summary"][kind].items():
             lines.append(f"| {s} | {vals['cases']} | " + " | ".join(_fmt(vals.get(k)) for k, _ in cols) + " |")
         lines.append("")
+    lines += _agreement_lines(report["cases"])
     lines += ["## Per case (ugoku)", "", "| case | CSIM | ID dist max | mouth r | eyes r | brows r | yaw r | pitch r | "
               "gaze r | jitter × | detected | PSNR | SSIM |", "| --- |" + " --- |" * 12]
     for r in report["cases"]:
