@@ -16,7 +16,10 @@ import numpy as np
 
 from ugoku.eval import face68
 from ugoku.eval.metrics import l1, psnr, ssim
+from ugoku.face import landmarks as L
+from ugoku.motion.controls import angles_from_rotation
 from ugoku.motion.eyes import gaze as eye_gaze
+from ugoku.motion.pose import eye_openness, mouth_opening, procrustes
 
 SIGNALS = ("mouth", "eye_right", "eye_left", "brows", "yaw", "pitch", "roll", "gaze_h", "gaze_v")
 # The same quantities read from MediaPipe's 478 points (ugoku's tracker) on the same frames; on a
@@ -68,22 +71,17 @@ def tracker_signals(mesh_points: np.ndarray, reference: np.ndarray) -> dict[str,
     """TRACKER_SIGNALS from MediaPipe's points: the lid gap over eye width per eye, the inner-lip gap
     and the brows' height above the eye centres over the eye-centre distance, and yaw and pitch
     (degrees) of the rigid points' rotation from `reference` (the video's first tracked frame)."""
-    from ugoku.face import landmarks as L
-    from ugoku.motion.controls import angles_from_rotation
-    from ugoku.motion.pose import eye_openness, procrustes
-
     p = np.asarray(mesh_points, np.float64)
     rc, lc = p[list(L.RIGHT_EYE_CORNERS), :2].mean(0), p[list(L.LEFT_EYE_CORNERS), :2].mean(0)
     io = max(float(np.linalg.norm(lc - rc)), 1e-9)
     across = (lc - rc) / io
     up = np.array([across[1], -across[0]])
     brows = np.mean([((p[list(b), :2] - c) @ up).mean() for b, c in ((L.RIGHT_BROW, rc), (L.LEFT_BROW, lc))]) / io
-    a, b = L.LIPS_INNER_MID
     rigid = np.array(L.RIGID)
     _, R, _ = procrustes(reference[rigid], p[rigid])
     yaw, pitch, _ = angles_from_rotation(R)
     eyes = eye_openness(p)
-    return {"mouth": float(np.linalg.norm(p[a, :2] - p[b, :2])) / io, "eye_right": float(eyes[0]),
+    return {"mouth": mouth_opening(p, io), "eye_right": float(eyes[0]),
             "eye_left": float(eyes[1]), "brows": float(brows), "yaw": float(yaw), "pitch": float(pitch)}
 
 
@@ -100,7 +98,8 @@ def measure_frames(frames: Iterable[np.ndarray], judge: face68.Dlib68, options: 
     mesh_ref: list[np.ndarray] = []
     tsig = {k: [] for k in TRACKER_SIGNALS}
 
-    def gaze(rgb):
+    def mesh_reading(rgb):
+        """Gaze, and the tracker's own signals as a side record, from one MediaPipe fit."""
         pts = tracker(rgb)
         if pts is None:
             for k in TRACKER_SIGNALS:
@@ -129,7 +128,7 @@ def measure_frames(frames: Iterable[np.ndarray], judge: face68.Dlib68, options: 
                     tsig[k].append(tsig[k][-1])
             else:
                 face = judge(rgb, descriptor=want_desc)
-                g = gaze(rgb)
+                g = mesh_reading(rgb)
                 last_frame, last = rgb, (face, g)
             if i in options.keep:
                 kept[i] = rgb.copy()

@@ -49,8 +49,15 @@ class OneEuroFilter:
         self._x: np.ndarray | None = None
         self._dx: np.ndarray | None = None
         self._shown: np.ndarray | None = None
+        self._cutoffs: dict[int, np.ndarray | float] = {}
 
     def _min_cutoff(self, n: int):
+        """Per-point minimum cutoff for n points, built once per size (it is used every frame)."""
+        if n not in self._cutoffs:
+            self._cutoffs[n] = self._build_min_cutoff(n)
+        return self._cutoffs[n]
+
+    def _build_min_cutoff(self, n: int):
         if n != L.N_LANDMARKS:
             return self.options.min_cutoff
         c = np.full(n, self.options.min_cutoff)

@@ -15,7 +15,9 @@ H_LIMIT = 0.25          # the iris centre stays this far (eye widths) from the c
 USER_RANGE = (0.22, 0.12)   # --gaze H,V = ±1 means this many eye widths (h, v)
 
 
-def _eye_axes(points: np.ndarray, corners) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+def eye_axes(points: np.ndarray, corners) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """(midpoint of the corners, unit vector along the eye towards the image's right, unit vector
+    across it (down), eye width) of the eye with these two corner landmarks."""
     a, b = points[corners[0], :2], points[corners[1], :2]
     if a[0] > b[0]:
         a, b = b, a
@@ -30,7 +32,7 @@ def gaze(points: np.ndarray) -> np.ndarray:
     out = []
     for name in ("right_eye", "left_eye"):
         _, _, iris, corners = L.EYES[name]
-        mid, ex, ey, w = _eye_axes(points, corners)
+        mid, ex, ey, w = eye_axes(points, corners)
         d = points[iris[0], :2] - mid
         out.append((d @ ex / w, d @ ey / w))
     return np.array(out)
@@ -39,7 +41,7 @@ def gaze(points: np.ndarray) -> np.ndarray:
 def _lid_limits(points: np.ndarray, name: str, h: float) -> tuple[float, float]:
     """Across-coordinates (eye widths) of the upper and lower lid at along-coordinate h."""
     upper, lower, _, corners = L.EYES[name]
-    mid, ex, ey, w = _eye_axes(points, corners)
+    mid, ex, ey, w = eye_axes(points, corners)
     out = []
     for chain in (upper, lower):
         d = points[list(chain), :2] - mid
@@ -56,7 +58,7 @@ def place_irises(shape: np.ndarray, target_gaze: np.ndarray) -> np.ndarray:
     out = np.array(shape, dtype=np.float64, copy=True)
     for k, name in enumerate(("right_eye", "left_eye")):
         _, _, iris, corners = L.EYES[name]
-        mid, ex, ey, w = _eye_axes(out, corners)
+        mid, ex, ey, w = eye_axes(out, corners)
         h = float(np.clip(target_gaze[k, 0], -H_LIMIT, H_LIMIT))
         top, bottom = _lid_limits(out, name, h)
         if bottom > top:

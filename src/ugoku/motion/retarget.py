@@ -17,7 +17,7 @@ import numpy as np
 
 from ugoku.errors import OptionError
 from ugoku.face import landmarks as L
-from ugoku.motion.eyes import USER_RANGE, gaze, place_irises
+from ugoku.motion.eyes import USER_RANGE, eye_axes, gaze, place_irises
 from ugoku.motion.pose import HeadFrame, MotionFrame, procrustes
 
 ALL_REGIONS = ("pose", "brows", "eyes", "lips")
@@ -84,19 +84,11 @@ def scale_rotation(R: np.ndarray, k: float) -> np.ndarray:
 EYE_RATIO_LIMITS = (0.5, 2.0)
 
 
-def _eye_axes(points: np.ndarray, corners) -> tuple[np.ndarray, np.ndarray]:
-    a, b = points[corners[0], :2], points[corners[1], :2]
-    if a[0] > b[0]:
-        a, b = b, a
-    ex = (b - a) / max(float(np.linalg.norm(b - a)), 1e-9)
-    return (a + b) / 2, np.array([-ex[1], ex[0]])
-
-
 def lid_gap(points: np.ndarray, name: str) -> float:
     """Opening of one eye at the middle of its lids, across the corner line (the units of `points`;
     negative when the lids cross)."""
     upper, lower, _, corners = L.EYES[name]
-    mid, ey = _eye_axes(points, corners)
+    _, _, ey, _ = eye_axes(points, corners)
     k = len(upper) // 2
     return float((points[lower[k], :2] - points[upper[k], :2]) @ ey)
 
@@ -131,7 +123,7 @@ def keep_lids_apart(shape: np.ndarray) -> np.ndarray:
     """Where a lower lid (or the lower inner lip) has passed above its upper partner, meet them
     half-way (in place): a closed eye or mouth is closed, not turned inside out."""
     for upper, lower, corners in OPENINGS:
-        mid, ey = _eye_axes(shape, corners)
+        _, _, ey, _ = eye_axes(shape, corners)
         for u, lo in zip(upper[1:-1], lower[1:-1]):
             cross = float((shape[lo, :2] - shape[u, :2]) @ ey)
             if cross < 0:
