@@ -269,7 +269,8 @@ def test_recording_a_video_without_a_face_is_refused(tmp_path):
 
 
 def test_a_driving_photo_gives_its_pose_and_expression(astronaut_face, astronaut_png, tmp_path, judge):
-    from ugoku.api import animate_image
+    from ugoku.api import animate_image, render_still
+    from ugoku.eval import metrics as M
     from ugoku.io.image import read_image, write_image
 
     want = Controls(yaw=15, smile=0.8, jaw=0.4)
@@ -278,13 +279,16 @@ def test_a_driving_photo_gives_its_pose_and_expression(astronaut_face, astronaut
     # The jaw is read back at about half (0.2 of 0.4; small changes in how the eyes are drawn move
     # MediaPipe's whole fit by a few hundredths), so the bar is well clear of zero, not at 0.2.
     assert got.yaw == pytest.approx(15, abs=4) and got.smile > 0.4 and got.jaw > 0.15
-    s, rest, d = _signals(judge, read_image(out)), _signals(judge, astronaut_face.image), _signals(judge, read_image(driver))
+    # Every generation carries a random watermark record, and the judge's reading of the written file
+    # moves with it (mouth 0.17-0.20 over runs), so the file is checked to be the render plus a faint
+    # mark, and the motion is judged on the render itself.
+    render = render_still(astronaut_face, got, attested())
+    assert M.psnr(read_image(out), render) > 38
+    s, rest, d = _signals(judge, render), _signals(judge, astronaut_face.image), _signals(judge, read_image(driver))
     # One photo gives no neutral frame to compare with, and MediaPipe's depth is shallow: the pose is
     # read about a quarter low and a smile partly as a narrower mouth (see docs/templates.md).
-    # MediaPipe's fit of the photo differs slightly from process to process, and these read-backs
-    # move with it (mouth 0.19-0.20, yaw gap 5-7 degrees over repeated runs), so the bars sit below that.
-    assert abs(s["yaw"] - d["yaw"]) < 8 and s["yaw"] - rest["yaw"] > 6
-    assert s["mouth"] - rest["mouth"] > 0.2 * (d["mouth"] - rest["mouth"]) > 0.02
+    assert abs(s["yaw"] - d["yaw"]) < 6 and s["yaw"] - rest["yaw"] > 6
+    assert s["mouth"] - rest["mouth"] > 0.3 * (d["mouth"] - rest["mouth"]) > 0.02
     assert s["smile"] - rest["smile"] > 0.3 * (d["smile"] - rest["smile"]) > 0.02
 
 
