@@ -66,10 +66,12 @@ class Face68:
 class Dlib68:
     """dlib's HOG face detector, 68-point predictor and ResNet descriptor, loaded once.
 
-    The HOG detector finds faces of 80 px and more; it runs first on a copy scaled so that the last
-    face found would be about `face_px` wide, then at 256 and 512 px and full size, then upsampled,
-    until a face is found (small copies are ~3x faster). The predictor and the descriptor always run
-    on the full-size image.
+    The HOG detector finds faces of 80 px and more; it runs on copies scaled to 256 and 512 px and full
+    size, then upsampled, until a face is found (small copies are ~3x faster). With `follow=True` (the
+    frames of one video) it first tries a copy scaled so that the last face found would be about
+    `face_px` wide. Other calls neither use nor change that hint: the predictor's points depend on the
+    box, so a still read after a video must not depend on the video. The predictor and the descriptor
+    always run on the full-size image.
     """
 
     def __init__(self, face_px: int = 110):
@@ -77,17 +79,17 @@ class Dlib68:
 
         models = _model_dir()
         self.face_px = face_px
-        self.hint: float | None = None     # width of the last face found, in pixels
+        self.hint: float | None = None     # width of the last face found with follow=True, in pixels
         self._detector = dlib.get_frontal_face_detector()
         self._predictor = dlib.shape_predictor(str(models / "shape_predictor_68_face_landmarks.dat"))
         self._encoder = dlib.face_recognition_model_v1(str(models / "dlib_face_recognition_resnet_model_v1.dat"))
         self._dlib = dlib
 
-    def _boxes(self, rgb: np.ndarray):
+    def _boxes(self, rgb: np.ndarray, follow: bool):
         dlib = self._dlib
         h, w = rgb.shape[:2]
         scales = [min(1.0, 256 / max(h, w)), min(1.0, 512 / max(h, w)), 1.0]
-        if self.hint:
+        if follow and self.hint:
             scales.insert(0, min(1.0, self.face_px / self.hint))
         tries = [(s, 0) for s in dict.fromkeys(scales) if s * min(h, w) >= 80] + [(1.0, 1)]
         for scale, up in tries:
@@ -99,14 +101,16 @@ class Dlib68:
                                        round(r.right() / scale), round(r.bottom() / scale)) for r in rects]
         return []
 
-    def __call__(self, rgb: np.ndarray, descriptor: bool = False) -> Face68 | None:
-        """The largest face in `rgb`, or None when dlib finds no face."""
+    def __call__(self, rgb: np.ndarray, descriptor: bool = False, follow: bool = False) -> Face68 | None:
+        """The largest face in `rgb`, or None when dlib finds no face. `follow`: `rgb` is the next frame
+        of the video whose earlier frames were read with `follow=True` since the hint was last reset."""
         rgb = np.ascontiguousarray(rgb)
-        boxes = self._boxes(rgb)
+        boxes = self._boxes(rgb, follow)
         if not boxes:
             return None
         box = max(boxes, key=lambda r: r.width() * r.height())
-        self.hint = float(box.width())
+        if follow:
+            self.hint = float(box.width())
         shape = self._predictor(rgb, box)
         pts = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
         desc = np.array(self._encoder.compute_face_descriptor(rgb, shape), dtype=np.float64) if descriptor else None

@@ -127,7 +127,7 @@ def measure_frames(frames: Iterable[np.ndarray], judge: face68.Dlib68, options: 
                 for k in TRACKER_SIGNALS:
                     tsig[k].append(tsig[k][-1])
             else:
-                face = judge(rgb, descriptor=want_desc)
+                face = judge(rgb, descriptor=want_desc, follow=True)
                 g = mesh_reading(rgb)
                 last_frame, last = rgb, (face, g)
             if i in options.keep:

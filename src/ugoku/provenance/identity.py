@@ -14,6 +14,5 @@ def descriptor(crop: np.ndarray) -> np.ndarray | None:
 
     if _JUDGE is None:
         _JUDGE = Dlib68()
-    _JUDGE.hint = None
     face = _JUDGE(crop, descriptor=True)
     return None if face is None else face.descriptor
