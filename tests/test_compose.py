@@ -68,6 +68,35 @@ def test_a_closed_mouth_opened_by_a_driver_gets_a_dark_textured_interior(closed_
     assert np.array_equal(filled[outside], plain[outside])             # nothing painted outside the mouth
 
 
+def test_a_slightly_open_mouth_shows_mostly_teeth(closed_mouth_face):
+    """In speech a small opening shows the upper teeth, not a black slit: the upper half of the opening
+    is bright, and a gap opened three times further is darker on the whole (cavity and tongue)."""
+    import cv2
+
+    crop, pts = closed_mouth_face
+    pts64 = pts.astype(np.float64)
+    ref = HeadFrame.of(pts64).normalise(pts64)
+    mouth = MouthInterior(crop, pts, I2)
+
+    def lit_share(jaw):
+        target = Retargeter(pts, ref)(_motion(jaw_offsets(ref, jaw)))
+        p = target.points
+        filled = mouth(crop.copy(), p)
+        inner = np.zeros(crop.shape[:2], np.uint8)
+        cv2.fillPoly(inner, [np.round(p[list(L.inner_mouth_loop()), :2]).astype(np.int32)], 1)
+        inner = inner.astype(bool)
+        gap = np.linalg.norm(p[13, :2] - p[14, :2])
+        upper = inner & (np.arange(crop.shape[0])[:, None] < (p[13, 1] + p[14, 1]) / 2)
+        lum = filled.mean(2)
+        return gap, (lum[upper] > 0.8 * crop[inner].mean()).mean(), lum[inner].mean()
+
+    gap_s, upper_lit, lum_s = lit_share(0.12)
+    gap_w, _, lum_w = lit_share(0.45)
+    assert 4 < gap_s < gap_w / 2.5
+    assert upper_lit > 0.5
+    assert lum_w < 0.7 * lum_s
+
+
 def test_mouth_interior_leaves_an_unopened_mouth_alone(astronaut_face):
     pts = astronaut_face.landmarks.astype(np.float64)
     ref = HeadFrame.of(pts).normalise(pts)

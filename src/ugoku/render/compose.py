@@ -2,8 +2,10 @@
 
 When the driver opens the mouth further than the source's mouth is open, the warp can only stretch the
 thin line of lip between the source's closed lips; that shows as a red smear. `MouthInterior` paints a
-mouth interior instead: a dark cavity coloured from the source's own lips, a row of upper teeth lit
-like the source's skin, a tongue tone at the bottom, and a fixed grain matching the photo's. It is
+mouth interior instead: a dark cavity coloured from the source's own lips, upper teeth (ivory, a little
+brighter than the photo's bright skin, with faint gaps between them) that fill most of a small opening
+as in speech, a thinner row of lower teeth, a tongue tone low in a wide-open mouth, and a fixed grain
+matching the photo's. It is
 blended in by how much further the mouth opens than the source's, with a feathered edge on the inner
 lip line, so a closed or barely open mouth is left exactly as the warp drew it.
 
@@ -81,10 +83,11 @@ class MouthInterior:
         lip, skin = pal["lip"], pal["skin"]
         if pal["grey"]:
             lip = np.full(3, lip.mean())
-        self.cavity = np.clip(lip * 0.16, 0, 255)
-        self.tongue = np.clip(lip * 0.5, 0, 255)
-        teeth = skin.mean() * np.array([0.97, 0.95, 0.9]) if not pal["grey"] else np.full(3, skin.mean() * 0.9)
-        self.teeth = np.clip(teeth, 0, 255)
+        self.cavity = np.clip(lip * 0.2, 0, 255)
+        self.tongue = np.clip(lip * 0.55, 0, 255)
+        # Teeth a little brighter than the photo's bright skin, ivory rather than skin-coloured.
+        bright = min(1.05 * float(skin.mean()), 240.0)
+        self.teeth = np.full(3, bright) if pal["grey"] else np.clip(bright * np.array([1.0, 0.96, 0.86]), 0, 255)
         self.grain = pal["grain"]
         self._noise = np.random.default_rng(7).normal(0.0, 1.0, (256, 256)).astype(np.float32)
 
@@ -142,14 +145,24 @@ class MouthInterior:
         edge = np.clip(1 - np.minimum(t, 1 - t) * 6, 0, 1)
         depth = (0.7 + 0.3 * edge) * (1 - 0.45 * u ** 2)
         img[:] = self.cavity[None, None, :] * depth[..., None]
-        # Upper teeth hang from the upper lip; shaded towards the corners and the gum line.
-        teeth_h = np.minimum(0.3 * gap, 0.11 * (right - left))
-        below = ys - y_up
-        teeth = (below >= -1) & (below <= teeth_h) & (u < 0.8)
-        shade = (1 - 0.6 * u ** 2) * (0.8 + 0.2 * np.clip(below / np.maximum(teeth_h, 1e-6), 0, 1))
-        img[teeth] = self.teeth[None, :] * shade[teeth][:, None]
+        # Upper teeth hang from the upper lip and fill most of a small opening, as in speech; lower
+        # teeth show as a thinner row above the lower lip. Shaded towards the corners and the gums.
+        span = right - left
+        up_h = np.minimum(0.55 * gap, 0.14 * span)
+        lo_h = np.minimum(0.2 * gap, 0.05 * span)
+        below, above = ys - y_up, y_lo - ys
+        upper_teeth = (below >= -1) & (below <= up_h) & (u < 0.8)
+        lower_teeth = (above >= -1) & (above <= lo_h) & (u < 0.7) & ~upper_teeth
+        # Faint gaps between teeth, the midline first; central incisors about 0.2 of the mouth's width, narrowing towards
+        # the corners as the arch turns away.
+        pos = np.arcsin(np.clip((xs - (left + right) / 2) / (0.55 * span + 1e-6), -1, 1)) / (np.pi / 2) * 4.2
+        gaps = np.exp(-((pos - np.round(pos)) / 0.09) ** 2)
+        shade = (1 - 0.6 * u ** 2) * (0.8 + 0.2 * np.clip(below / np.maximum(up_h, 1e-6), 0, 1)) * (1 - 0.3 * gaps)
+        img[upper_teeth] = self.teeth[None, :] * shade[upper_teeth][:, None]
+        lo_shade = np.broadcast_to((1 - 0.6 * u ** 2) * 0.75 * (1 - 0.3 * gaps), (hh, ww))
+        img[lower_teeth] = self.teeth[None, :] * lo_shade[lower_teeth][:, None]
         # The tongue shows low in a wide-open mouth, blended in softly.
-        tw = np.clip((t - 0.7) / 0.25, 0, 1) * (gap > 8) * (1 - u ** 2)
+        tw = np.clip((t - 0.6) / 0.25, 0, 1) * np.clip((gap - 6) / 6, 0, 1) * (1 - u ** 2) * ~lower_teeth
         img = img * (1 - tw[..., None]) + self.tongue[None, None, :] * tw[..., None]
         noise = self._noise[:hh, :ww] * self.grain
         return img + noise[..., None]
