@@ -97,6 +97,72 @@ def test_a_slightly_open_mouth_shows_mostly_teeth(closed_mouth_face):
     assert lum_w < 0.7 * lum_s
 
 
+def _driver_mouth(bright_at_top: bool):
+    """A synthetic driver's open mouth: an inner-lip loop 80 px wide and 24 px tall in a 120x70 patch,
+    one half of the opening white (teeth), the other dark red, pink lips and tan skin around it."""
+    from ugoku.motion.mouth import MouthSample
+
+    n_up, n_lo = len(L.LIPS_INNER_UPPER), len(L.LIPS_INNER_LOWER) - 2
+    xs = np.linspace(20, 100, n_up)
+    upper = np.c_[xs, 23 - 2 * np.sin(np.linspace(0, np.pi, n_up))]
+    lower = np.c_[xs[1:-1], 35 + 12 * np.sin(np.linspace(0, np.pi, n_up))[1:-1]][::-1]
+    assert len(lower) == n_lo
+    patch = np.zeros((70, 120, 3), np.uint8)
+    patch[:] = (200, 160, 130)
+    patch[12:60, 12:108] = (190, 90, 100)
+    top, bottom = ((235, 235, 225), (70, 20, 25)) if bright_at_top else ((70, 20, 25), (235, 235, 225))
+    patch[21:34, 20:101] = top
+    patch[34:50, 20:101] = bottom
+    return MouthSample(patch, np.vstack([upper, lower]).astype(np.float32), np.array([190.0, 90, 100]),
+                       np.array([200.0, 160, 130]))
+
+
+@pytest.mark.parametrize("grey", [False, True])
+def test_the_driver_s_own_mouth_interior_is_used_in_the_photo_s_colours(closed_mouth_face, grey):
+    """With a driver's mouth sample the interior is the driver's, mapped into the target's inner-lip
+    loop: bright teeth at the top of the driver's opening show at the top of the target's, and at the
+    bottom when the driver's are at the bottom. A greyscale photo gets a grey interior."""
+    import cv2
+
+    from ugoku.render.compose import MouthOptions
+
+    crop, pts = closed_mouth_face
+    if grey:
+        crop = np.repeat(crop.mean(2, keepdims=True), 3, axis=2).astype(np.uint8)
+    pts64 = pts.astype(np.float64)
+    ref = HeadFrame.of(pts64).normalise(pts64)
+    p = Retargeter(pts, ref)(_motion(jaw_offsets(ref, 0.45))).points
+    inner = np.zeros(crop.shape[:2], np.uint8)
+    cv2.fillPoly(inner, [np.round(p[list(L.inner_mouth_loop()), :2]).astype(np.int32)], 1)
+    inner = cv2.erode(inner, np.ones((5, 5), np.uint8)).astype(bool)
+    mid = (p[13, 1] + p[14, 1]) / 2
+    rows = np.arange(crop.shape[0])[:, None]
+    top, bottom = inner & (rows < mid), inner & (rows >= mid)
+    halves = {}
+    for bright_at_top in (True, False):
+        out = MouthInterior(crop, pts, I2)(crop.copy(), p, _driver_mouth(bright_at_top)).astype(np.float64)
+        halves[bright_at_top] = out[top].mean(), out[bottom].mean()
+        chroma = np.abs(out[inner] - out[inner].mean(1, keepdims=True)).mean()
+        assert chroma < 3 if grey else chroma > 5
+    assert halves[True][0] > halves[True][1] + 40
+    assert halves[False][1] > halves[False][0] + 40
+    # With memory='generic' the sample is ignored: the same pixels whatever the driver shows.
+    gen = MouthInterior(crop, pts, I2, MouthOptions(memory="generic"))
+    assert np.array_equal(gen(crop.copy(), p, _driver_mouth(True)), gen(crop.copy(), p, _driver_mouth(False)))
+
+
+def test_a_closed_driver_mouth_gives_no_sample_weight(closed_mouth_face):
+    from ugoku.motion.mouth import MouthSample
+
+    crop, pts = closed_mouth_face
+    s = _driver_mouth(True)
+    shut = s.loop.copy()
+    n_up = len(L.LIPS_INNER_UPPER)
+    shut[n_up:, 1] = np.interp(shut[n_up:, 0], shut[:n_up, 0], shut[:n_up, 1])   # lower lip on the upper
+    m = MouthInterior(crop, pts, I2)
+    assert m._driver_weight(MouthSample(s.patch, shut, s.lip, s.skin), pts.astype(np.float64)) == 0.0
+
+
 def test_mouth_interior_leaves_an_unopened_mouth_alone(astronaut_face):
     pts = astronaut_face.landmarks.astype(np.float64)
     ref = HeadFrame.of(pts).normalise(pts)

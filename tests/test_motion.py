@@ -179,3 +179,26 @@ def test_a_quick_blink_survives_smoothing(astronaut_face):
     assert np.abs(out[-1] - pts).max() < 2 * SmoothOptions().still_threshold * frame.scale
     still = np.array(L.NOSE)
     assert max(np.abs(o[still] - pts[still]).max() for o in out) < 1e-6
+
+
+def test_the_driver_s_mouth_is_sampled_where_its_landmarks_are(astronaut_face):
+    """The mouth sample is the frame's own pixels around the mouth, with the inner-lip loop where the
+    landmarks are; a large frame gives a patch of at most MAX_SIDE pixels, scaled with its loop."""
+    import cv2
+
+    from ugoku.motion.mouth import MAX_SIDE, sample_mouth
+
+    crop, pts = astronaut_face.crop, astronaut_face.landmarks.astype(np.float64)
+    loop_idx = list(L.inner_mouth_loop())
+    s = sample_mouth(crop, pts)
+    assert s is not None and max(s.patch.shape[:2]) <= MAX_SIDE
+    offset = pts[loop_idx, :2] - s.loop
+    assert np.allclose(offset, offset[0], atol=1e-3)                      # one shift for every point
+    x0, y0 = np.round(offset[0]).astype(int)
+    assert np.array_equal(s.patch, crop[y0:y0 + s.patch.shape[0], x0:x0 + s.patch.shape[1]])
+    big = cv2.resize(crop, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC)
+    b = sample_mouth(big, pts * 4)
+    assert max(b.patch.shape[:2]) == MAX_SIDE
+    assert b.width == pytest.approx(s.width * MAX_SIDE / max(s.patch.shape[:2]), rel=0.05)
+    # Off the frame: no sample.
+    assert sample_mouth(crop[:, : int(pts[61, 0])], pts) is None

@@ -58,6 +58,13 @@ def test_still_driver_gives_identical_frames(astronaut_face, astronaut_rgb):
     outs = [renderer.render(retarget(m)).copy() for m in motions]
     assert all(np.array_equal(o, outs[0]) for o in outs[1:])
     assert np.array_equal(outs[0], astronaut_face.crop)          # and it is the source at rest
+    # The whole compose stage, with the driver's mouth sampled in every frame, is still too.
+    from ugoku.api import AnimateOptions, Composer
+
+    assert all(m.mouth_sample is not None for m in motions)
+    compose = Composer(astronaut_face, make_renderer(astronaut_face, pasteback=False), AnimateOptions())
+    composed = [compose(retarget(m), m.mouth_sample).copy() for m in motions]
+    assert all(np.array_equal(o, composed[0]) for o in composed[1:])
 
 
 def test_lost_faces_are_held_and_counted(astronaut_rgb):

@@ -27,6 +27,7 @@ from ugoku.face.tracker import FaceTracker, OneEuroFilter, SmoothOptions
 from ugoku.io.image import ImageLimits, check_output_path, read_image, write_image
 from ugoku.io.video import EncodeOptions, VideoLimits, VideoSink, VideoSource
 from ugoku.motion.controls import CHANNELS, REST, Controls, Rig, angles_from_rotation
+from ugoku.motion.mouth import MouthSample, sample_mouth
 from ugoku.motion.pose import HeadFrame, MotionExtractor, MotionFrame, procrustes
 from ugoku.motion.templates import Template, to_json
 from ugoku.motion.retarget import Retargeter, RetargetOptions
@@ -118,10 +119,10 @@ class Composer:
         self.eyelids = EyelidFill(renderer.canvas, face.landmarks, renderer.M_crop2canvas, options.eyelids)
         self.mouth = MouthInterior(face.crop, face.landmarks, renderer.M_crop2canvas, options.mouth)
 
-    def __call__(self, target) -> np.ndarray:
+    def __call__(self, target, mouth_sample: MouthSample | None = None) -> np.ndarray:
         r = self.renderer
         frame = self.eyelids(r.render(target), target.points, r.dense, r.region)
-        return self.mouth(frame, target.points)
+        return self.mouth(frame, target.points, mouth_sample)
 
 
 class DrivingMotion:
@@ -129,7 +130,8 @@ class DrivingMotion:
 
     Yields one MotionFrame per frame, or None for frames before the first face is found (the output
     shows the source at rest there). Frames where the face is lost repeat the last motion with
-    tracked=False. `reference` (normalised landmarks) is set at the first tracked frame.
+    tracked=False. `reference` (normalised landmarks) is set at the first tracked frame. Each tracked
+    motion carries the driver's mouth pixels (`mouth_sample`) for the compose stage's memory.
     """
 
     def __init__(self, frames: Iterable[np.ndarray], fps: float, smooth: SmoothOptions = SmoothOptions(),
@@ -172,7 +174,8 @@ class DrivingMotion:
                         self.tracked += 1
                         if filt is None:
                             filt = OneEuroFilter(self.smooth, scale=HeadFrame.of(pts).scale)
-                        motion = last = self.extractor(filt(pts, self.dt))
+                        motion = last = replace(self.extractor(filt(pts, self.dt)),
+                                                mouth_sample=sample_mouth(rgb, pts))
                 yield motion
 
 
@@ -199,7 +202,7 @@ def render_stream(face: SourceFace, motions: Iterable[MotionFrame | None],
             else:
                 if retargeter is None:
                     retargeter = Retargeter(face.landmarks, reference(), options.retarget)
-                frame = compose(retargeter(motion))
+                frame = compose(retargeter(motion), motion.mouth_sample)
         if mark is not None:
             with clock("watermark"):
                 frame = mark(frame)

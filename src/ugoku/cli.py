@@ -148,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "H,V: a fixed gaze, each -1..1 (1,0 looks to the image's right, 0,1 down)")
     a.add_argument("--no-mouth-fill", action="store_true",
                    help="do not paint a mouth interior where the mouth opens wider than the photo's")
+    a.add_argument("--mouth-memory", choices=("driver", "generic"), default="driver",
+                   help="driver: where the driver's mouth is open, show its own teeth and tongue in the photo's "
+                        "colours (default); generic: always paint drawn teeth")
     a.add_argument("--no-smooth", action="store_true", help="do not filter tracking jitter")
     a.add_argument("--crf", type=_positive_int, default=20, help="H.264 quality, lower is better (default 20)")
     a.add_argument("--max-frames", type=_positive_int, default=0, help="stop after N frames (default: all)")
@@ -320,7 +323,7 @@ def _animate(args) -> int:
         smooth=SmoothOptions(enabled=not args.no_smooth),
         retarget=RetargetOptions(mode=args.mode, regions=args.regions, expression_scale=args.expression_scale,
                                  pose_scale=args.pose_scale, gaze=args.gaze),
-        mouth=MouthOptions(enabled=not args.no_mouth_fill),
+        mouth=MouthOptions(enabled=not args.no_mouth_fill, memory=args.mouth_memory),
         encode=EncodeOptions(crf=args.crf),
         provenance=_provenance(args),
         pasteback=not args.no_pasteback,

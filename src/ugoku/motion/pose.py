@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ugoku.face import landmarks as L
+from ugoku.motion.mouth import MouthSample
 
 _RIGID = np.array(L.RIGID)
 
@@ -61,7 +62,8 @@ class MotionFrame:
     reference head frame (pose removed), face-size units. eyes (2,): right and left lid opening over
     eye width. gaze (2, 2): per eye (right, left), iris centre relative to the eye centre over eye
     width, (horizontal, vertical). mouth: inner-lip gap in face-size units. tracked: False when the
-    face was lost and this frame repeats the last tracked one.
+    face was lost and this frame repeats the last tracked one. mouth_sample: the driver's mouth pixels
+    (a video driver only; templates and edits have none).
     """
 
     rotation: np.ndarray
@@ -72,6 +74,7 @@ class MotionFrame:
     gaze: np.ndarray
     mouth: float
     tracked: bool = True
+    mouth_sample: MouthSample | None = None     # the driver's mouth pixels in this frame, when it has any
 
     @staticmethod
     def identity(n: int = L.N_LANDMARKS) -> "MotionFrame":

@@ -27,7 +27,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ugoku.errors import OptionError
 from ugoku.face import landmarks as L
+from ugoku.motion.mouth import MouthSample, mouth_palette
 
 
 @dataclass(frozen=True)
@@ -39,11 +41,21 @@ class MouthOptions:
     start: float = 0.02
     full: float = 0.12
     feather: float = 1.2
+    memory: str = "driver"                       # 'driver': its own interior where given; 'generic'
+    driver_open: tuple[float, float] = (0.04, 0.1)   # driver's gap / width where its interior starts, takes over
+
+    def __post_init__(self):
+        if self.memory not in ("driver", "generic"):
+            raise OptionError(f"mouth memory must be 'driver' or 'generic', not {self.memory!r}.")
 
 
 def _lip_gap(points: np.ndarray) -> float:
     up, lo = L.LIPS_INNER_MID
     return float(np.linalg.norm(points[up, :2] - points[lo, :2]))
+
+
+def _inner_width(points: np.ndarray) -> float:
+    return float(np.linalg.norm(points[L.LIPS_INNER_UPPER[0], :2] - points[L.LIPS_INNER_UPPER[-1], :2]))
 
 
 def _mouth_width(points: np.ndarray) -> float:
@@ -89,6 +101,8 @@ class MouthInterior:
         bright = min(1.05 * float(skin.mean()), 240.0)
         self.teeth = np.full(3, bright) if pal["grey"] else np.clip(bright * np.array([1.0, 0.96, 0.86]), 0, 255)
         self.grain = pal["grain"]
+        self.grey = pal["grey"]
+        self.lab_lip, self.lab_skin = (_lab(c) for c in mouth_palette(crop, pts))
         self._noise = np.random.default_rng(7).normal(0.0, 1.0, (256, 256)).astype(np.float32)
 
     def strength(self, target_points: np.ndarray) -> float:
@@ -97,8 +111,9 @@ class MouthInterior:
         extra = (_lip_gap(target_points) - self.source_gap) / width
         return float(np.clip((extra - o.start) / (o.full - o.start), 0.0, 1.0))
 
-    def __call__(self, frame: np.ndarray, target_points: np.ndarray) -> np.ndarray:
-        """Paint into `frame` (the canvas, modified in place) for this target; returns it."""
+    def __call__(self, frame: np.ndarray, target_points: np.ndarray, sample: MouthSample | None = None) -> np.ndarray:
+        """Paint into `frame` (the canvas, modified in place) for this target; returns it. `sample`: the
+        driver's mouth in the same frame, used (see `memory`) where the driver's own mouth is open."""
         if not self.options.enabled:
             return frame
         a = self.strength(target_points)
@@ -118,10 +133,57 @@ class MouthInterior:
         # opening, which then read as closed.
         mask = cv2.GaussianBlur(mask, (0, 0), self.options.feather)
         interior = self._interior(local, mask.shape)
+        w = self._driver_weight(sample, target_points)
+        if w > 0.0:
+            interior = interior * (1 - w) + self._from_driver(local, mask.shape, sample) * w
         roi = frame[y0:y1, x0:x1].astype(np.float32)
         alpha = (a * mask)[..., None]
         frame[y0:y1, x0:x1] = np.clip(roi * (1 - alpha) + interior * alpha + 0.5, 0, 255).astype(np.uint8)
         return frame
+
+    def _driver_weight(self, sample: MouthSample | None, target_points: np.ndarray) -> float:
+        """How much of the interior comes from the driver: none until its own mouth is open, and less
+        where the target's opening has another shape than the driver's (its interior would be
+        stretched: 1.5 times taller for the width or more starts the fade, 2.5 times ends it)."""
+        if sample is None or self.options.memory != "driver":
+            return 0.0
+        a, b = self.options.driver_open
+        d_open = sample.gap / max(sample.width, 1e-6)
+        t_open = _lip_gap(target_points) / max(_inner_width(target_points), 1e-6)
+        stretch = max(t_open, 1e-6) / max(d_open, 1e-6)
+        shape = np.clip((2.5 - max(stretch, 1 / stretch)) / 1.0, 0.0, 1.0)
+        return float(np.clip((d_open - a) / (b - a), 0.0, 1.0) * shape)
+
+    def _from_driver(self, local: np.ndarray, shape: tuple[int, int], sample: MouthSample) -> np.ndarray:
+        """The driver's interior mapped into this inner-lip loop and brought to the photo's colours.
+
+        Each pixel is placed by where it lies between the mouth corners (a share of the width) and between
+        the upper and lower inner lip at that place (a share of the gap); the driver's pixel at the same
+        two shares is taken. Colour, in Lab: lightness scaled by the photo's skin over the driver's; chroma
+        scaled by the ratio of the two lips' and coloured pixels moved from the driver's lip hue to the
+        photo's (none for a greyscale photo); and the photo's grain."""
+        hh, ww = shape
+        ys, xs = np.mgrid[0:hh, 0:ww].astype(np.float64)
+        s, t = _mouth_shares(local, xs, ys)
+        # The driver's inner-lip line often sits a pixel on its lips: take its interior from just inside.
+        mx, my = _mouth_point(sample.loop.astype(np.float64), s, 0.05 + 0.9 * np.clip(t, 0.0, 1.0))
+        img = cv2.remap(sample.patch, mx.astype(np.float32), my.astype(np.float32), cv2.INTER_LINEAR,
+                        borderMode=cv2.BORDER_REPLICATE)
+        lab = cv2.cvtColor(img.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+        d_lip, d_skin = _lab(sample.lip), _lab(sample.skin)
+        lab[..., 0] = np.clip(lab[..., 0] * np.clip(self.lab_skin[0] / max(d_skin[0], 1.0), 0.5, 2.0), 0, 100)
+        if self.grey:
+            lab[..., 1:] = 0.0
+        else:
+            # Chroma scaled by the lips' ratio, and hues moved from the driver's lips to the photo's in
+            # proportion to how coloured a pixel is: the tongue takes the photo's lip hue, white teeth stay white.
+            c_d = max(float(np.linalg.norm(d_lip[1:])), 1.0)
+            k = np.clip(np.linalg.norm(self.lab_lip[1:]) / c_d, 0.0, 1.5)
+            ab = lab[..., 1:]
+            w = np.clip(np.linalg.norm(ab, axis=2, keepdims=True) / c_d, 0.0, 1.0)
+            lab[..., 1:] = ab * k + (self.lab_lip[1:] - d_lip[1:] * k) * w
+        out = cv2.cvtColor(lab, cv2.COLOR_Lab2RGB) * 255.0
+        return out + (self._noise[:hh, :ww] * self.grain)[..., None]
 
     def _interior(self, local: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         """The cavity, the upper teeth and the tongue inside the inner-lip loop (ROI coordinates)."""
@@ -165,6 +227,50 @@ class MouthInterior:
         img = img * (1 - tw[..., None]) + self.tongue[None, None, :] * tw[..., None]
         noise = self._noise[:hh, :ww] * self.grain
         return img + noise[..., None]
+
+
+def _lab(rgb) -> np.ndarray:
+    """One RGB colour (0-255) in OpenCV's float Lab (L 0-100)."""
+    return cv2.cvtColor(np.asarray(rgb, np.float32).reshape(1, 1, 3) / 255.0, cv2.COLOR_RGB2Lab)[0, 0].astype(np.float64)
+
+
+def _mouth_axes(loop: np.ndarray):
+    """(corner, unit vector along the mouth, unit vector across it (down), width, upper chain, lower
+    chain) of an inner-lip loop (`L.inner_mouth_loop()` order), chains as (along, across) pairs."""
+    n_up = len(L.LIPS_INNER_UPPER)
+    a, b = loop[0], loop[n_up - 1]
+    width = max(float(np.linalg.norm(b - a)), 1e-6)
+    ex = (b - a) / width
+    ey = np.array([-ex[1], ex[0]])
+    upper = loop[:n_up]
+    lower = np.vstack([loop[:1], loop[n_up:][::-1], loop[n_up - 1:n_up]])
+    chains = []
+    for c in (upper, lower):
+        d = c - a
+        u, v = d @ ex, d @ ey
+        o = np.argsort(u)
+        chains.append((u[o], v[o]))
+    return a, ex, ey, width, chains[0], chains[1]
+
+
+def _mouth_shares(loop: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For pixels (xs, ys): (share of the way from one inner corner to the other, share of the way from
+    the upper inner lip to the lower one at that place)."""
+    a, ex, ey, width, (uu, uv), (lu, lv) = _mouth_axes(loop)
+    px, py = xs - a[0], ys - a[1]
+    along = px * ex[0] + py * ex[1]
+    across = px * ey[0] + py * ey[1]
+    top, bottom = np.interp(along, uu, uv), np.interp(along, lu, lv)
+    return along / width, (across - top) / np.maximum(bottom - top, 0.5)
+
+
+def _mouth_point(loop: np.ndarray, s: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The inverse of `_mouth_shares` for another loop: pixel (x, y) at shares (s, t)."""
+    a, ex, ey, width, (uu, uv), (lu, lv) = _mouth_axes(loop)
+    along = s * width
+    top, bottom = np.interp(along, uu, uv), np.interp(along, lu, lv)
+    across = top + t * (bottom - top)
+    return a[0] + along * ex[0] + across * ey[0], a[1] + along * ex[1] + across * ey[1]
 
 
 @dataclass(frozen=True)
