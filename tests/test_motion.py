@@ -67,7 +67,10 @@ def test_regions_switch_parts_off(astronaut_face):
     m = mx(f.scale * (ref + jaw_open_offsets(ref) + blink_offsets(ref)) + f.center)
     lips_off = Retargeter(pts, mx.reference, RetargetOptions(regions=("pose", "eyes")))(m)
     up, lo = L.LIPS_INNER_MID
-    gap = lambda p: p[lo, 1] - p[up, 1]
+
+    def gap(p):
+        return p[lo, 1] - p[up, 1]
+
     assert gap(lips_off.points) == pytest.approx(gap(pts), abs=0.5)
     assert eye_openness(lips_off.points).max() < 0.05
     all_on = Retargeter(pts, mx.reference)(m)

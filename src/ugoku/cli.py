@@ -162,7 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "tour of the built-in motion templates: blink, smile, look-around, talk, nod, "
                                    "surprised, wink, shake.")
     d.add_argument("-o", "--output", default="ugoku-demo.mp4", help="output .mp4 (default ugoku-demo.mp4)")
-    d.add_argument("--seconds", type=float, default=None, help="stop after this many seconds (default: the whole tour, about 30 s)")
+    d.add_argument("--seconds", type=float, default=None,
+                   help="stop after this many seconds (default: the whole tour, about 30 s)")
     d.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     sub.add_parser("templates", help="list the built-in motion templates",

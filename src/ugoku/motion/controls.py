@@ -10,8 +10,9 @@ Conventions: angles in degrees; yaw > 0 turns the face towards the image's right
 the chin down, roll > 0 turns the head clockwise in the image. x, y: head movement in face-size units
 (x right, y down); zoom: size ratio. eye_r/eye_l (the subject's right and left): -1 closed, 0 as in
 the photo, 1 wide open. brow_*: -1 lowered, 1 raised. smile: -1 corners down, 1 a broad smile. jaw:
-0 as in the photo, 1 wide open (negative: closer, never past closed lips). mouth_wide: -1 pursed, 1 stretched. gaze_h/gaze_v: -1..1 of the gaze
-range (`eyes.USER_RANGE`), h > 0 towards the image's right, v > 0 down; relative to the photo's gaze.
+0 as in the photo, 1 wide open (negative: closer, never past closed lips). mouth_wide: -1 pursed,
+1 stretched. gaze_h/gaze_v: -1..1 of the gaze range (`eyes.USER_RANGE`), h > 0 towards the image's
+right, v > 0 down; relative to the photo's gaze.
 """
 
 from __future__ import annotations

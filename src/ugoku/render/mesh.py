@@ -123,8 +123,8 @@ IRIS_DISC = 8
 
 
 def _iris_disc(pts: np.ndarray, upper, lower, iris) -> np.ndarray:
-    """IRIS_DISC points on a circle of 1.1 iris radii (the iris and a rim of white) around the iris centre, each pulled towards the
-    centre until it lies inside the eye opening (the lids cover the rest of the iris)."""
+    """IRIS_DISC points on a circle of 1.1 iris radii (the iris and a rim of white) around the iris
+    centre, each pulled towards the centre until it lies inside the eye opening (the lids cover the rest of the iris)."""
     import cv2
 
     c = pts[iris[0]]
