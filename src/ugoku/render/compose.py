@@ -2,12 +2,14 @@
 
 When the driver opens the mouth further than the source's mouth is open, the warp can only stretch the
 thin line of lip between the source's closed lips; that shows as a red smear. `MouthInterior` paints a
-mouth interior instead: a dark cavity coloured from the source's own lips, upper teeth (ivory, a little
+mouth interior instead. Where the driver's own mouth is open (a `MouthSample` of the same frame), it
+is the driver's interior mapped into the target's inner-lip loop and brought to the photo's colours.
+Otherwise it is drawn: a dark cavity coloured from the source's own lips, upper teeth (ivory, a little
 brighter than the photo's bright skin, with faint gaps between them) that fill most of a small opening
 as in speech, a thinner row of lower teeth, a tongue tone low in a wide-open mouth, and a fixed grain
-matching the photo's. It is
-blended in by how much further the mouth opens than the source's, with a feathered edge on the inner
-lip line, so a closed or barely open mouth is left exactly as the warp drew it.
+matching the photo's. Either is blended in by how much further the mouth opens than the source's,
+with a feathered edge on the inner lip line, so a closed or barely open mouth is left exactly as the
+warp drew it.
 
 `EyelidFill` does the same for the eyes: when a lid closes, the warp would stretch the thin band of
 lashes above the source's open eye down over the eye (dark streaks). It keeps a copy of the photo's
@@ -16,8 +18,8 @@ lash line along the lid edge, samples it through the same dense map as the frame
 how far each eye has closed.
 
 Convention: images RGB uint8; points (478, 3) in source-crop pixels; `M_crop2canvas` (2, 3).
-This is the generic fallback of the memory described in design.md; a memory built from frames of the
-same person will replace it.
+The driver's interior and the drawn one are the second and third sources of the memory described in
+design.md; a memory built from frames of the same person will come first.
 """
 
 from __future__ import annotations
