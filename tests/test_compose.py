@@ -99,7 +99,8 @@ def test_a_slightly_open_mouth_shows_mostly_teeth(closed_mouth_face):
 
 def _driver_mouth(bright_at_top: bool):
     """A synthetic driver's open mouth: an inner-lip loop 80 px wide and 24 px tall in a 120x70 patch,
-    one half of the opening white (teeth), the other dark red, pink lips and tan skin around it."""
+    one half of the opening white (teeth), the other dark red, violet lips (far from the photo's hue)
+    and tan skin around it."""
     from ugoku.motion.mouth import MouthSample
 
     n_up, n_lo = len(L.LIPS_INNER_UPPER), len(L.LIPS_INNER_LOWER) - 2
@@ -109,11 +110,11 @@ def _driver_mouth(bright_at_top: bool):
     assert len(lower) == n_lo
     patch = np.zeros((70, 120, 3), np.uint8)
     patch[:] = (200, 160, 130)
-    patch[12:60, 12:108] = (190, 90, 100)
+    patch[12:60, 12:108] = (150, 80, 170)
     top, bottom = ((235, 235, 225), (70, 20, 25)) if bright_at_top else ((70, 20, 25), (235, 235, 225))
     patch[21:34, 20:101] = top
     patch[34:50, 20:101] = bottom
-    return MouthSample(patch, np.vstack([upper, lower]).astype(np.float32), np.array([190.0, 90, 100]),
+    return MouthSample(patch, np.vstack([upper, lower]).astype(np.float32), np.array([150.0, 80, 170]),
                        np.array([200.0, 160, 130]))
 
 
@@ -144,6 +145,9 @@ def test_the_driver_s_own_mouth_interior_is_used_in_the_photo_s_colours(closed_m
         halves[bright_at_top] = out[top].mean(), out[bottom].mean()
         chroma = np.abs(out[inner] - out[inner].mean(1, keepdims=True)).mean()
         assert chroma < 3 if grey else chroma > 5
+        # White teeth stay white (only coloured pixels take the photo's lip hue).
+        teeth = out[top if bright_at_top else bottom]
+        assert np.abs(teeth - teeth.mean(1, keepdims=True)).mean() < 12
     assert halves[True][0] > halves[True][1] + 40
     assert halves[False][1] > halves[False][0] + 40
     # With memory='generic' the sample is ignored: the same pixels whatever the driver shows.
