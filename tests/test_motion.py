@@ -203,5 +203,8 @@ def test_the_driver_s_mouth_is_sampled_where_its_landmarks_are(astronaut_face):
     b = sample_mouth(big, pts * 4)
     assert max(b.patch.shape[:2]) == MAX_SIDE
     assert b.width == pytest.approx(s.width * MAX_SIDE / max(s.patch.shape[:2]), rel=0.05)
-    # Off the frame: no sample.
+    # Off the frame, or closed (no work spent on it): no sample.
     assert sample_mouth(crop[:, : int(pts[61, 0])], pts) is None
+    shut = pts.copy()
+    shut[list(L.LIPS_INNER_MID), :2] = pts[list(L.LIPS_INNER_MID), :2].mean(0)
+    assert sample_mouth(crop, shut) is None
