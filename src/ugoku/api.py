@@ -27,7 +27,7 @@ from ugoku.face.tracker import FaceTracker, OneEuroFilter, SmoothOptions
 from ugoku.io.image import ImageLimits, check_output_path, read_image, write_image
 from ugoku.io.video import EncodeOptions, VideoLimits, VideoSink, VideoSource
 from ugoku.motion.controls import CHANNELS, REST, Controls, Rig, angles_from_rotation
-from ugoku.motion.mouth import MouthSample, sample_mouth
+from ugoku.motion.mouth import MouthSample, mouth_palette, sample_mouth
 from ugoku.motion.pose import HeadFrame, MotionExtractor, MotionFrame, procrustes
 from ugoku.motion.templates import Template, to_json
 from ugoku.motion.retarget import Retargeter, RetargetOptions
@@ -131,7 +131,8 @@ class DrivingMotion:
     Yields one MotionFrame per frame, or None for frames before the first face is found (the output
     shows the source at rest there). Frames where the face is lost repeat the last motion with
     tracked=False. `reference` (normalised landmarks) is set at the first tracked frame. Each tracked
-    motion carries the driver's mouth pixels (`mouth_sample`) for the compose stage's memory.
+    motion carries the driver's open mouth (`mouth_sample`) for the compose stage's memory, coloured
+    by the driver's lip and skin tones as read at the first tracked frame.
     """
 
     def __init__(self, frames: Iterable[np.ndarray], fps: float, smooth: SmoothOptions = SmoothOptions(),
@@ -153,6 +154,7 @@ class DrivingMotion:
         clock = self.clock
         last: MotionFrame | None = None
         filt: OneEuroFilter | None = None
+        palette = None
         with FaceTracker() as tracker:
             it = iter(self.frames)
             while True:
@@ -174,8 +176,10 @@ class DrivingMotion:
                         self.tracked += 1
                         if filt is None:
                             filt = OneEuroFilter(self.smooth, scale=HeadFrame.of(pts).scale)
+                        if palette is None:      # the driver's lip and skin tones, read once
+                            palette = mouth_palette(rgb, pts)
                         motion = last = replace(self.extractor(filt(pts, self.dt)),
-                                                mouth_sample=sample_mouth(rgb, pts))
+                                                mouth_sample=sample_mouth(rgb, pts, palette))
                 yield motion
 
 

@@ -67,10 +67,12 @@ def mouth_palette(rgb: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.n
     return lip.astype(np.float64), skin.astype(np.float64)
 
 
-def sample_mouth(rgb: np.ndarray, points: np.ndarray) -> MouthSample | None:
+def sample_mouth(rgb: np.ndarray, points: np.ndarray,
+                 palette: tuple[np.ndarray, np.ndarray] | None = None) -> MouthSample | None:
     """The driver's mouth in this frame, from its tracked points (478, 2+) in frame pixels; None when
     the mouth is closed (gap below MIN_OPEN of its width), off the frame or too small to be worth
-    sampling."""
+    sampling. palette: the driver's (lip, skin) from `mouth_palette` when already known (a video's
+    lighting and lips change little; reading them costs more than the rest of the sample)."""
     pts = np.asarray(points, np.float64)[:, :2]
     outer = pts[list(L.LIPS_OUTER_UPPER + L.LIPS_OUTER_LOWER), :2]
     a, b = L.MOUTH_CORNERS
@@ -83,7 +85,7 @@ def sample_mouth(rgb: np.ndarray, points: np.ndarray) -> MouthSample | None:
     x1, y1 = np.ceil(outer.max(0) + 0.15 * width).astype(int) + 1
     if x0 < 0 or y0 < 0 or x1 > w or y1 > h:
         return None
-    lip, skin = mouth_palette(rgb, pts)
+    lip, skin = palette if palette is not None else mouth_palette(rgb, pts)
     patch = rgb[y0:y1, x0:x1]
     loop = pts[list(L.inner_mouth_loop()), :2] - [x0, y0]
     k = min(1.0, MAX_SIDE / max(patch.shape[:2]))
