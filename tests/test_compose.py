@@ -155,6 +155,32 @@ def test_the_driver_s_own_mouth_interior_is_used_in_the_photo_s_colours(closed_m
     assert np.array_equal(gen(crop.copy(), p, _driver_mouth(True)), gen(crop.copy(), p, _driver_mouth(False)))
 
 
+def test_a_greyscale_driver_keeps_white_teeth_white(closed_mouth_face):
+    """A black-and-white driving video has no lip hue: its teeth must not take the photo's lip colour.
+    (Its pixels carry a little colour noise from compression: +-3 levels a channel.)"""
+    from ugoku.motion.mouth import MouthSample
+
+    crop, pts = closed_mouth_face
+    s = _driver_mouth(True)
+    noise = np.random.default_rng(3).integers(-3, 4, s.patch.shape)
+    patch = np.clip(np.repeat(s.patch.mean(2, keepdims=True), 3, axis=2) + noise, 0, 255).astype(np.uint8)
+    grey = MouthSample(patch, s.loop, np.full(3, s.lip.mean()) + [1, 0, -1], np.full(3, s.skin.mean()))
+    pts64 = pts.astype(np.float64)
+    ref = HeadFrame.of(pts64).normalise(pts64)
+    p = Retargeter(pts, ref)(_motion(jaw_offsets(ref, 0.45))).points
+    out = MouthInterior(crop, pts, I2)(crop.copy(), p, grey).astype(np.float64)
+    import cv2
+
+    inner = np.zeros(crop.shape[:2], np.uint8)
+    cv2.fillPoly(inner, [np.round(p[list(L.inner_mouth_loop()), :2]).astype(np.int32)], 1)
+    above_mid = np.arange(crop.shape[0])[:, None] < (p[13, 1] + p[14, 1]) / 2
+    top = cv2.erode(inner, np.ones((5, 5), np.uint8)).astype(bool) & above_mid
+    teeth = out[top]
+    # Measured: 2.7 levels from grey (the drawn ivory teeth blend in a little); 6.6 when the grey
+    # driver's compression noise was taken for lip hue and moved to the photo's.
+    assert teeth.mean() > 150 and np.abs(teeth - teeth.mean(1, keepdims=True)).mean() < 4.5
+
+
 def test_a_closed_driver_mouth_gives_no_sample_weight(closed_mouth_face):
     from ugoku.motion.mouth import MouthSample
 

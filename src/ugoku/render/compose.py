@@ -179,7 +179,7 @@ class MouthInterior:
         else:
             # Chroma scaled by the lips' ratio, and hues moved from the driver's lips to the photo's in
             # proportion to how coloured a pixel is: the tongue takes the photo's lip hue, white teeth stay white.
-            c_d = max(float(np.linalg.norm(d_lip[1:])), 1.0)
+            c_d = max(float(np.linalg.norm(d_lip[1:])), 10.0)    # a grey driver has no lip hue to move from
             k = np.clip(np.linalg.norm(self.lab_lip[1:]) / c_d, 0.0, 1.5)
             ab = lab[..., 1:]
             w = np.clip(np.linalg.norm(ab, axis=2, keepdims=True) / c_d, 0.0, 1.0)
