@@ -193,6 +193,27 @@ def test_a_closed_driver_mouth_gives_no_sample_weight(closed_mouth_face):
     assert m._driver_weight(MouthSample(s.patch, shut, s.lip, s.skin), pts.astype(np.float64)) == 0.0
 
 
+def test_the_mouth_is_painted_in_a_large_pasted_back_photo(closed_mouth_face):
+    """Paste-back into a big photo: the mouth spans more than 256 canvas pixels and is still painted
+    (it was skipped, leaving the stretched lip, when the grain tile was the size limit)."""
+    import cv2
+
+    crop, pts = closed_mouth_face
+    pts64 = pts.astype(np.float64)
+    ref = HeadFrame.of(pts64).normalise(pts64)
+    target = Retargeter(pts, ref)(_motion(jaw_open_offsets(ref)))
+    p, k = target.points, 8.0
+    plain = Renderer(pts, 512, crop, I2).render(target).copy()
+    big = cv2.resize(plain, None, fx=k, fy=k, interpolation=cv2.INTER_LINEAR)
+    loop = p[list(L.inner_mouth_loop()), :2] * k
+    assert np.ptp(loop[:, 0]) > 256
+    filled = MouthInterior(crop, pts, np.array([[k, 0, 0], [0, k, 0]]))(big.copy(), p)
+    inner = np.zeros(big.shape[:2], np.uint8)
+    cv2.fillPoly(inner, [np.round(loop).astype(np.int32)], 1)
+    inner = cv2.erode(inner, np.ones((25, 25), np.uint8)).astype(bool)
+    assert filled[inner].mean() < 0.6 * big[inner].mean()
+
+
 def test_mouth_interior_leaves_an_unopened_mouth_alone(astronaut_face):
     pts = astronaut_face.landmarks.astype(np.float64)
     ref = HeadFrame.of(pts).normalise(pts)

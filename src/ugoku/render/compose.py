@@ -34,10 +34,14 @@ from ugoku.face import landmarks as L
 from ugoku.motion.mouth import MouthSample, mouth_palette
 
 
+MAX_ROI = 2048      # canvas pixels: a mouth region larger than this is not painted (bounded work)
+
+
 @dataclass(frozen=True)
 class MouthOptions:
     """start / full: extra inner-lip gap, as a share of the mouth's width, where the interior starts
-    to show and where it is fully painted. feather: edge softness in canvas pixels."""
+    to show and where it is fully painted. feather: edge softness in crop pixels (scaled with the
+    canvas when the face is pasted back into a larger photo)."""
 
     enabled: bool = True
     start: float = 0.02
@@ -93,6 +97,7 @@ class MouthInterior:
         pts = np.asarray(source_points, np.float64)
         self.source_gap = _lip_gap(pts)
         self.M = np.asarray(M_crop2canvas, np.float64)
+        self.scale = max(1.0, float(np.sqrt(abs(np.linalg.det(self.M[:, :2])))))   # canvas pixels per crop pixel
         pal = source_palette(crop, pts)
         lip, skin = pal["lip"], pal["skin"]
         if pal["grey"]:
@@ -122,18 +127,19 @@ class MouthInterior:
         if a <= 0.0:
             return frame
         loop = np.asarray(target_points, np.float64)[list(L.inner_mouth_loop()), :2] @ self.M[:, :2].T + self.M[:, 2]
-        pad = int(np.ceil(3 * self.options.feather)) + 2
+        feather = self.options.feather * self.scale
+        pad = int(np.ceil(3 * feather)) + 2
         h, w = frame.shape[:2]
         x0, y0 = np.maximum(np.floor(loop.min(0)).astype(int) - pad, 0)
         x1, y1 = np.minimum(np.ceil(loop.max(0)).astype(int) + pad + 1, [w, h])
-        if x1 - x0 < 3 or y1 - y0 < 3 or x1 - x0 > 256 or y1 - y0 > 256:
+        if x1 - x0 < 3 or y1 - y0 < 3 or x1 - x0 > MAX_ROI or y1 - y0 > MAX_ROI:
             return frame
         local = loop - [x0, y0]
         mask = np.zeros((y1 - y0, x1 - x0), np.float32)
         cv2.fillPoly(mask, [np.round(local * 16).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=4)
         # Softened but not pulled inwards: an inset of even one pixel a side hid a third of a speech-sized
         # opening, which then read as closed.
-        mask = cv2.GaussianBlur(mask, (0, 0), self.options.feather)
+        mask = cv2.GaussianBlur(mask, (0, 0), feather)
         interior = self._interior(local, mask.shape)
         w = self._driver_weight(sample, target_points)
         if w > 0.0:
@@ -142,6 +148,12 @@ class MouthInterior:
         alpha = (a * mask)[..., None]
         frame[y0:y1, x0:x1] = np.clip(roi * (1 - alpha) + interior * alpha + 0.5, 0, 255).astype(np.uint8)
         return frame
+
+    def _grain_field(self, hh: int, ww: int) -> np.ndarray:
+        """The fixed noise, tiled to (hh, ww) (a mouth in a large pasted-back photo spans more than one tile)."""
+        n = self._noise
+        reps = (-(-hh // n.shape[0]), -(-ww // n.shape[1]))
+        return (np.tile(n, reps) if reps != (1, 1) else n)[:hh, :ww]
 
     def _driver_weight(self, sample: MouthSample | None, target_points: np.ndarray) -> float:
         """How much of the interior comes from the driver: none until its own mouth is open, and less
@@ -185,7 +197,7 @@ class MouthInterior:
             w = np.clip(np.linalg.norm(ab, axis=2, keepdims=True) / c_d, 0.0, 1.0)
             lab[..., 1:] = ab * k + (self.lab_lip[1:] - d_lip[1:] * k) * w
         out = cv2.cvtColor(lab, cv2.COLOR_Lab2RGB) * 255.0
-        return out + (self._noise[:hh, :ww] * self.grain)[..., None]
+        return out + (self._grain_field(hh, ww) * self.grain)[..., None]
 
     def _interior(self, local: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         """The cavity, the upper teeth and the tongue inside the inner-lip loop (ROI coordinates)."""
@@ -227,7 +239,7 @@ class MouthInterior:
         # The tongue shows low in a wide-open mouth, blended in softly.
         tw = np.clip((t - 0.6) / 0.25, 0, 1) * np.clip((gap - 6) / 6, 0, 1) * (1 - u ** 2) * ~lower_teeth
         img = img * (1 - tw[..., None]) + self.tongue[None, None, :] * tw[..., None]
-        noise = self._noise[:hh, :ww] * self.grain
+        noise = self._grain_field(hh, ww) * self.grain
         return img + noise[..., None]
 
 
