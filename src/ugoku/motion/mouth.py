@@ -19,6 +19,16 @@ from ugoku.face import landmarks as L
 MAX_SIDE = 160          # the patch is scaled down to this many pixels at most
 MIN_OPEN = 0.03         # inner-lip gap over mouth width below which a mouth is closed: no sample
 
+_LOOP = L.inner_mouth_loop()
+_MID = tuple(_LOOP.index(i) for i in L.LIPS_INNER_MID)     # upper, lower middle of the inner lips, in the loop
+_CORNERS = (0, len(L.LIPS_INNER_UPPER) - 1)                # inner corners, in the loop
+
+
+def loop_opening(loop: np.ndarray) -> float:
+    """Inner-lip gap at the middle over the inner corners' distance, of an inner-lip loop (20, 2)."""
+    gap = np.linalg.norm(loop[_MID[0]] - loop[_MID[1]])
+    return float(gap / max(float(np.linalg.norm(loop[_CORNERS[0]] - loop[_CORNERS[1]])), 1e-6))
+
 
 @dataclass(frozen=True)
 class MouthSample:
@@ -31,16 +41,9 @@ class MouthSample:
     skin: np.ndarray
 
     @property
-    def gap(self) -> float:
-        """Inner-lip gap at the middle of the mouth, in patch pixels."""
-        up, lo = L.LIPS_INNER_MID
-        loop = list(L.inner_mouth_loop())
-        return float(np.linalg.norm(self.loop[loop.index(up)] - self.loop[loop.index(lo)]))
-
-    @property
     def width(self) -> float:
-        n_up = len(L.LIPS_INNER_UPPER)
-        return float(np.linalg.norm(self.loop[0] - self.loop[n_up - 1]))
+        """Distance between the inner mouth corners, in patch pixels."""
+        return float(np.linalg.norm(self.loop[_CORNERS[0]] - self.loop[_CORNERS[1]]))
 
 
 def mouth_palette(rgb: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -87,7 +90,7 @@ def sample_mouth(rgb: np.ndarray, points: np.ndarray,
         return None
     lip, skin = palette if palette is not None else mouth_palette(rgb, pts)
     patch = rgb[y0:y1, x0:x1]
-    loop = pts[list(L.inner_mouth_loop()), :2] - [x0, y0]
+    loop = pts[list(_LOOP), :2] - [x0, y0]
     k = min(1.0, MAX_SIDE / max(patch.shape[:2]))
     if k < 1.0:
         patch = cv2.resize(patch, (max(1, round(patch.shape[1] * k)), max(1, round(patch.shape[0] * k))),

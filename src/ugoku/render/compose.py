@@ -31,7 +31,7 @@ import numpy as np
 
 from ugoku.errors import OptionError
 from ugoku.face import landmarks as L
-from ugoku.motion.mouth import MouthSample, mouth_palette
+from ugoku.motion.mouth import MouthSample, loop_opening, mouth_palette
 
 
 MAX_ROI = 2048      # canvas pixels: a mouth region larger than this is not painted (bounded work)
@@ -58,10 +58,6 @@ class MouthOptions:
 def _lip_gap(points: np.ndarray) -> float:
     up, lo = L.LIPS_INNER_MID
     return float(np.linalg.norm(points[up, :2] - points[lo, :2]))
-
-
-def _inner_width(points: np.ndarray) -> float:
-    return float(np.linalg.norm(points[L.LIPS_INNER_UPPER[0], :2] - points[L.LIPS_INNER_UPPER[-1], :2]))
 
 
 def _mouth_width(points: np.ndarray) -> float:
@@ -162,10 +158,10 @@ class MouthInterior:
         if sample is None or self.options.memory != "driver":
             return 0.0
         a, b = self.options.driver_open
-        d_open = sample.gap / max(sample.width, 1e-6)
-        t_open = _lip_gap(target_points) / max(_inner_width(target_points), 1e-6)
+        d_open = loop_opening(sample.loop)
+        t_open = loop_opening(np.asarray(target_points)[list(L.inner_mouth_loop()), :2])
         stretch = max(t_open, 1e-6) / max(d_open, 1e-6)
-        shape = np.clip((2.5 - max(stretch, 1 / stretch)) / 1.0, 0.0, 1.0)
+        shape = np.clip(2.5 - max(stretch, 1 / stretch), 0.0, 1.0)
         return float(np.clip((d_open - a) / (b - a), 0.0, 1.0) * shape)
 
     def _from_driver(self, local: np.ndarray, shape: tuple[int, int], sample: MouthSample) -> np.ndarray:
