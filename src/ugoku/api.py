@@ -106,8 +106,9 @@ def load_source(path: str | os.PathLike, options: CropOptions = CropOptions(),
 def make_renderer(face: SourceFace, pasteback: bool, options: RenderOptions = RenderOptions()) -> Renderer:
     """A renderer onto the full photo (paste-back) or onto the crop."""
     if pasteback:
-        return Renderer(face.landmarks, face.crop.shape[0], face.image, face.M_crop2orig, options)
-    return Renderer(face.landmarks, face.crop.shape[0], face.crop, np.array([[1.0, 0, 0], [0, 1.0, 0]]), options)
+        return Renderer(face.landmarks, face.crop.shape[0], face.image, face.M_crop2orig, options, face.matte)
+    return Renderer(face.landmarks, face.crop.shape[0], face.crop, np.array([[1.0, 0, 0], [0, 1.0, 0]]), options,
+                    face.matte)
 
 
 class Composer:

@@ -151,6 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--mouth-memory", choices=("driver", "generic"), default="driver",
                    help="driver: where the driver's mouth is open, show its own teeth and tongue in the photo's "
                         "colours (default); generic: always paint drawn teeth")
+    a.add_argument("--background", choices=("still", "warp"), default="still",
+                   help="still: the background stays put behind the moving person and what the head uncovers "
+                        "is filled from the background around it (default); warp: the background bends with "
+                        "the head (no segmentation)")
     a.add_argument("--no-smooth", action="store_true", help="do not filter tracking jitter")
     a.add_argument("--crf", type=_positive_int, default=20, help="H.264 quality, lower is better (default 20)")
     a.add_argument("--max-frames", type=_positive_int, default=0, help="stop after N frames (default: all)")
@@ -317,13 +321,16 @@ def _animate(args) -> int:
     from ugoku.face.tracker import SmoothOptions
     from ugoku.io.video import EncodeOptions
     from ugoku.motion.retarget import RetargetOptions
+    from ugoku.render.background import BackgroundOptions
     from ugoku.render.compose import MouthOptions
+    from ugoku.render.warp import RenderOptions
 
     options = AnimateOptions(
         crop=CropOptions(size=args.crop_size, face_index=args.face_index),
         smooth=SmoothOptions(enabled=not args.no_smooth),
         retarget=RetargetOptions(mode=args.mode, regions=args.regions, expression_scale=args.expression_scale,
                                  pose_scale=args.pose_scale, gaze=args.gaze),
+        render=RenderOptions(background=BackgroundOptions(mode=args.background)),
         mouth=MouthOptions(enabled=not args.no_mouth_fill, memory=args.mouth_memory),
         encode=EncodeOptions(crf=args.crf),
         provenance=_provenance(args),

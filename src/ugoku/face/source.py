@@ -13,6 +13,7 @@ import numpy as np
 
 from ugoku.face import landmarks as L
 from ugoku.face.mp import landmarks_to_pixels, quiet_native_stderr, solutions
+from ugoku.face.segment import person_matte
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,8 @@ class SourceFace:
     image: the original photo, RGB uint8, full resolution. crop: the working crop (size, size, 3).
     M_crop2orig: 2x3 affine from crop pixel centres to original pixel centres (scale + translation).
     landmarks: (478, 3) float32 in crop pixels; z in the same scale as x, smaller is nearer.
-    n_faces: how many faces the photo holds.
+    n_faces: how many faces the photo holds. matte: the person's soft matte over the crop, float32
+    (size, size) in [0, 1] (face/segment.py), or None when not computed.
     """
 
     image: np.ndarray
@@ -59,6 +61,7 @@ class SourceFace:
     M_crop2orig: np.ndarray
     landmarks: np.ndarray
     n_faces: int
+    matte: np.ndarray | None = None
 
 
 class NoFace:
@@ -203,5 +206,6 @@ def find_source_face(image: np.ndarray, options: CropOptions = CropOptions()) ->
     lm = static_landmarks(crop)
     if lm is None:
         lm = apply_affine(invert_affine(M), lm_orig).astype(np.float32)
-    return SourceFace(image=image, crop=crop, M_crop2orig=M, landmarks=lm.astype(np.float32),
-                      n_faces=max(1, len(boxes)))
+    lm = lm.astype(np.float32)
+    return SourceFace(image=image, crop=crop, M_crop2orig=M, landmarks=lm, n_faces=max(1, len(boxes)),
+                      matte=person_matte(crop, lm))

@@ -20,6 +20,7 @@ import numpy as np
 
 from ugoku.face import landmarks as L
 from ugoku.motion.retarget import TargetFace
+from ugoku.render.background import BackgroundOptions, Layers, composite, split_layers
 from ugoku.render.mesh import KIND_RING, RenderMesh, RingOptions, build_mesh, draw_order, target_vertices
 
 
@@ -30,11 +31,13 @@ RING_GRID_FACTOR = 4   # the falloff rings use a grid this many times coarser th
 class RenderOptions:
     """grid_stride: crop pixels between map samples (2 is finer, 4 is faster). border_feather: the
     fraction of the crop near its edge over which any displacement fades to zero. rings: the falloff
-    rings outside the face."""
+    rings outside the face. background: whether the background stays still behind the moving person
+    (needs the person's matte) or bends with the head."""
 
     grid_stride: int = 2
     border_feather: float = 0.06
     rings: RingOptions = field(default_factory=RingOptions)
+    background: BackgroundOptions = field(default_factory=BackgroundOptions)
 
 
 def rasterize_map(dst: np.ndarray, src: np.ndarray, triangles: np.ndarray, base: np.ndarray,
@@ -123,11 +126,17 @@ class Renderer:
 
     canvas: RGB uint8 image the output is made of (and sampled from). M_crop2canvas: 2x3 affine from
     crop pixels to canvas pixels (identity for the crop; the crop-to-original transform for
-    paste-back). `render()` returns the same buffer every call: consume it before the next call.
+    paste-back). matte: the person's soft matte in crop pixels (face/segment.py); with it, and the
+    'still' background option, the person is warped over a still background plate
+    (render/background.py), otherwise the whole canvas is warped as one layer. `render()` returns the
+    same buffer every call: consume it before the next call.
     """
 
+    LAYER_PAD = 8      # crop pixels of layer kept beyond the changing region (the map may reach there)
+
     def __init__(self, source_points: np.ndarray, crop_size: int, canvas: np.ndarray,
-                 M_crop2canvas: np.ndarray, options: RenderOptions = RenderOptions()):
+                 M_crop2canvas: np.ndarray, options: RenderOptions = RenderOptions(),
+                 matte: np.ndarray | None = None):
         if crop_size % (RING_GRID_FACTOR * options.grid_stride):
             raise ValueError(f"crop size {crop_size} must be a multiple of {RING_GRID_FACTOR * options.grid_stride}")
         self.options = options
@@ -179,6 +188,25 @@ class Renderer:
         xs = np.arange(rx0, rx1, dtype=np.float32)
         ys = np.arange(ry0, ry1, dtype=np.float32)
         self.region_pos = np.dstack(np.meshgrid(xs, ys)).astype(np.float32)
+        self.layers: Layers | None = None
+        self.layer_origin = (0, 0)
+        if matte is not None and options.background.mode == "still" and rx1 > rx0 and ry1 > ry0:
+            self._split(np.asarray(matte, np.float32), Minv)
+
+    def _split(self, matte: np.ndarray, Minv: np.ndarray) -> None:
+        """Person and plate over the changing region plus a margin, from the crop's matte."""
+        rx0, ry0, rx1, ry1 = self.region
+        h, w = self.canvas.shape[:2]
+        scale = float(np.sqrt(abs(np.linalg.det(self.M_crop2canvas[:, :2]))))
+        pad = int(np.ceil(self.LAYER_PAD * scale))
+        lx0, ly0, lx1, ly1 = max(0, rx0 - pad), max(0, ry0 - pad), min(w, rx1 + pad), min(h, ry1 + pad)
+        A = Minv.copy()
+        A[:, 2] += Minv[:, :2] @ np.array([lx0, ly0], dtype=np.float64)
+        m = cv2.warpAffine(matte, A, (lx1 - lx0, ly1 - ly0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                           borderMode=cv2.BORDER_REPLICATE)
+        self.layers = split_layers(self.canvas[ly0:ly1, lx0:lx1], m, self.options.background, scale)
+        self.layer_origin = (lx0, ly0)
+        self._plate_view = self.layers.plate[ry0 - ly0:ry1 - ly0, rx0 - lx0:rx1 - lx0]
 
     def grid_map(self, target: TargetFace) -> tuple[np.ndarray, np.ndarray]:
         """(G, G, 2) map in crop coordinates (which source point each grid point shows), and the
@@ -222,6 +250,12 @@ class Renderer:
                                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT)
         dense += self.region_pos
         self.dense = dense            # canvas position each region pixel shows (compose reuses it)
-        self.out[ry0:ry1, rx0:rx1] = cv2.remap(self.canvas, dense, None, cv2.INTER_LINEAR,
-                                               borderMode=cv2.BORDER_REPLICATE)
+        if self.layers is None:
+            self.out[ry0:ry1, rx0:rx1] = cv2.remap(self.canvas, dense, None, cv2.INTER_LINEAR,
+                                                   borderMode=cv2.BORDER_REPLICATE)
+            return self.out
+        ox, oy = self.layer_origin
+        at = cv2.subtract(dense, (float(ox), float(oy), 0.0, 0.0)) if ox or oy else dense   # layer pixels
+        person = cv2.remap(self.layers.person, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        composite(person, self._plate_view, self.out[ry0:ry1, rx0:rx1])
         return self.out
