@@ -151,10 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--mouth-memory", choices=("driver", "generic"), default="driver",
                    help="driver: where the driver's mouth is open, show its own teeth and tongue in the photo's "
                         "colours (default); generic: always paint drawn teeth")
-    a.add_argument("--background", choices=("still", "warp"), default="still",
-                   help="still: the background stays put behind the moving person and what the head uncovers "
-                        "is filled from the background around it (default); warp: the background bends with "
-                        "the head (no segmentation)")
+    _add_background(a)
     a.add_argument("--no-smooth", action="store_true", help="do not filter tracking jitter")
     a.add_argument("--crf", type=_positive_int, default=20, help="H.264 quality, lower is better (default 20)")
     a.add_argument("--max-frames", type=_positive_int, default=0, help="stop after N frames (default: all)")
@@ -203,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     ed.add_argument("--gaze", type=_gaze_fixed, help="H,V each -1..1: where the eyes look (1,0 the image's right, 0,1 down)")
     ed.add_argument("--face-index", type=_positive_int, default=0, help="which face, 0 = the largest (default 0)")
     ed.add_argument("--no-pasteback", action="store_true", help="write the square crop around the face")
+    _add_background(ed)
     _add_provenance(ed)
 
     b = sub.add_parser("bench", help="print per-stage timings and end-to-end frames per second",
@@ -315,22 +313,34 @@ def _compare(text: str):
     return name.strip(), Path(folder)
 
 
+def _add_background(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--background", choices=("still", "warp"), default="still",
+                   help="still: the background stays put behind the moving person and what the head uncovers "
+                        "is filled from the background around it (default); warp: the background bends with "
+                        "the head (no segmentation)")
+
+
+def _render_options(args):
+    from ugoku.render.background import BackgroundOptions
+    from ugoku.render.warp import RenderOptions
+
+    return RenderOptions(background=BackgroundOptions(mode=args.background))
+
+
 def _animate(args) -> int:
     from ugoku.api import AnimateOptions, animate
     from ugoku.face.source import CropOptions
     from ugoku.face.tracker import SmoothOptions
     from ugoku.io.video import EncodeOptions
     from ugoku.motion.retarget import RetargetOptions
-    from ugoku.render.background import BackgroundOptions
     from ugoku.render.compose import MouthOptions
-    from ugoku.render.warp import RenderOptions
 
     options = AnimateOptions(
         crop=CropOptions(size=args.crop_size, face_index=args.face_index),
         smooth=SmoothOptions(enabled=not args.no_smooth),
         retarget=RetargetOptions(mode=args.mode, regions=args.regions, expression_scale=args.expression_scale,
                                  pose_scale=args.pose_scale, gaze=args.gaze),
-        render=RenderOptions(background=BackgroundOptions(mode=args.background)),
+        render=_render_options(args),
         mouth=MouthOptions(enabled=not args.no_mouth_fill, memory=args.mouth_memory),
         encode=EncodeOptions(crf=args.crf),
         provenance=_provenance(args),
@@ -427,7 +437,7 @@ def _edit(args) -> int:
     gaze = args.gaze if args.gaze is not None else parsed.gaze
     options = AnimateOptions(crop=CropOptions(face_index=args.face_index), pasteback=not args.no_pasteback,
                              retarget=RetargetOptions(gaze=gaze if gaze is not None else "keep"),
-                             provenance=_provenance(args))
+                             render=_render_options(args), provenance=_provenance(args))
     if args.expression:
         print(f"ugoku: understood: {', '.join(parsed.understood) or 'nothing'}; "
               f"ignored: {', '.join(parsed.ignored) or 'nothing'}.")
