@@ -314,6 +314,7 @@ def _compare(text: str):
 
 
 def _add_background(p: argparse.ArgumentParser) -> None:
+    # render.background.BACKGROUND_MODES, spelled out: importing it would load OpenCV for --help.
     p.add_argument("--background", choices=("still", "warp"), default="still",
                    help="still: the background stays put behind the moving person and what the head uncovers "
                         "is filled from the background around it (default); warp: the background bends with "

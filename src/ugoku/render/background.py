@@ -81,9 +81,9 @@ def fill_holes(image: np.ndarray, known: np.ndarray, min_side: int = 4) -> np.nd
 def mirrored_detail(image: np.ndarray, known: np.ndarray, sigma: float, reach: float, skip: float = 0.0) -> np.ndarray:
     """Fine texture for the unknown pixels (`known` False): each takes the detail (image minus its
     Gaussian blur of `sigma`) of the known pixel mirrored across the nearest known edge (and `skip`
-    pixels further), so a wall or
-    grass keeps its grain up to the person's old outline instead of turning into a smooth blur. The
-    detail fades out over `reach` pixels from the edge. Returns (H, W, C) float32, 0 where known."""
+    pixels further), so a wall or grass keeps its grain up to the person's old outline instead of
+    turning into a smooth blur. The detail fades out over `reach` pixels from the edge. Returns
+    (H, W, C) float32, 0 where known."""
     img = np.asarray(image, np.float32)
     h, w = known.shape
     if known.all() or not known.any():
@@ -110,8 +110,9 @@ def mirrored_detail(image: np.ndarray, known: np.ndarray, sigma: float, reach: f
 
 @dataclass(frozen=True)
 class Layers:
-    """The photo over a region, split: `person` premultiplied (H, W, 3) and its matte `alpha` (H, W)
-    packed as one (H, W, 4) float32 array for a single remap, and the still `plate` (H, W, 3)."""
+    """The photo over a region, split: `person` (H, W, 4) float32, the premultiplied colour in
+    channels 0-2 and the matte in channel 3 (one array, so one remap moves both), and the still
+    `plate` (H, W, 3) float32."""
 
     person: np.ndarray
     plate: np.ndarray

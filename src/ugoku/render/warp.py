@@ -121,6 +121,13 @@ def border_feather_weights(size: int, stride: int, fraction: float) -> np.ndarra
     return np.minimum.outer(w1, w1).astype(np.float32)
 
 
+def _from_offset(M: np.ndarray, x0: int, y0: int) -> np.ndarray:
+    """The 2x3 affine M applied to pixels of a window whose corner is canvas pixel (x0, y0)."""
+    A = np.array(M, dtype=np.float64)
+    A[:, 2] += A[:, :2] @ np.array([x0, y0], dtype=np.float64)
+    return A
+
+
 class Renderer:
     """Renders target faces onto a canvas: the crop itself, or the original photo (paste-back).
 
@@ -176,8 +183,7 @@ class Renderer:
         rx0, ry0, rx1, ry1 = self.region
         # Affine from region pixels to grid units (for warpAffine with WARP_INVERSE_MAP).
         Minv = cv2.invertAffineTransform(M)
-        A = Minv.copy()
-        A[:, 2] += Minv[:, :2] @ np.array([rx0, ry0], dtype=np.float64)
+        A = _from_offset(Minv, rx0, ry0)
         self.A_region2grid = ((A + np.array([[0, 0, 0.5], [0, 0, 0.5]])) / s
                               - np.array([[0, 0, 0.5], [0, 0, 0.5]])).astype(np.float64)
         self.region_size = (rx1 - rx0, ry1 - ry0)
@@ -200,10 +206,8 @@ class Renderer:
         scale = float(np.sqrt(abs(np.linalg.det(self.M_crop2canvas[:, :2]))))
         pad = int(np.ceil(self.LAYER_PAD * scale))
         lx0, ly0, lx1, ly1 = max(0, rx0 - pad), max(0, ry0 - pad), min(w, rx1 + pad), min(h, ry1 + pad)
-        A = Minv.copy()
-        A[:, 2] += Minv[:, :2] @ np.array([lx0, ly0], dtype=np.float64)
-        m = cv2.warpAffine(matte, A, (lx1 - lx0, ly1 - ly0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                           borderMode=cv2.BORDER_REPLICATE)
+        m = cv2.warpAffine(matte, _from_offset(Minv, lx0, ly0), (lx1 - lx0, ly1 - ly0),
+                           flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
         self.layers = split_layers(self.canvas[ly0:ly1, lx0:lx1], m, self.options.background, scale)
         self.layer_origin = (lx0, ly0)
         self._plate_view = self.layers.plate[ry0 - ly0:ry1 - ly0, rx0 - lx0:rx1 - lx0]
