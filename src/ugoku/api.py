@@ -27,6 +27,7 @@ from ugoku.face.tracker import FaceTracker, OneEuroFilter, SmoothOptions
 from ugoku.io.image import ImageLimits, check_output_path, read_image, write_image
 from ugoku.io.video import EncodeOptions, VideoLimits, VideoSink, VideoSource
 from ugoku.motion.controls import CHANNELS, REST, Controls, Rig, angles_from_rotation
+from ugoku.motion.memory import BankBuilder, MemoryOptions, MouthBank
 from ugoku.motion.mouth import MouthSample, mouth_palette, sample_mouth
 from ugoku.motion.pose import HeadFrame, MotionExtractor, MotionFrame, procrustes
 from ugoku.motion.templates import Template, to_json
@@ -49,6 +50,7 @@ class AnimateOptions:
     render: RenderOptions = field(default_factory=RenderOptions)
     mouth: MouthOptions = field(default_factory=MouthOptions)
     eyelids: EyelidOptions = field(default_factory=EyelidOptions)
+    memory: MemoryOptions = field(default_factory=MemoryOptions)
     encode: EncodeOptions = field(default_factory=EncodeOptions)
     provenance: ProvenanceOptions = field(default_factory=ProvenanceOptions)
     pasteback: bool = True
@@ -103,6 +105,81 @@ def load_source(path: str | os.PathLike, options: CropOptions = CropOptions(),
     return face
 
 
+IDENTITY_MAX = 0.6     # dlib descriptor distance above which two faces are not the same person (dlib's own bar)
+
+
+def load_memory(video: str | os.PathLike, face: SourceFace, options: MemoryOptions = MemoryOptions(),
+                limits: VideoLimits = VideoLimits()) -> MouthBank:
+    """The person's own mouth interiors, from `video` (a video of the person in `face`), streamed.
+
+    The video must show the same person: dlib's descriptor of the face, read about once a second (at
+    most ten times), must lie within IDENTITY_MAX of the photo's on the median. InputError naming the
+    file when it does not, when the photo's face cannot be read by that check, or when the mouth is
+    never open with the head turned as in the photo."""
+    from ugoku.provenance.identity import descriptor
+
+    photo_id = descriptor(face.crop)
+    if photo_id is None:
+        raise InputError(f"{video}: the identity check finds no face in the photo, so the video cannot be "
+                         "matched to it; leave out the memory video.")
+    builder = BankBuilder(face.landmarks, options)
+    distances: list[float] = []
+    with VideoSource(video, limits, role="memory video") as src, FaceTracker() as tracker:
+        fps = float(src.info.fps)
+        every = max(1, round(fps))
+        last = int(options.max_seconds * fps)
+        for i, rgb in enumerate(src.frames()):
+            if i >= last:
+                break
+            pts = tracker(rgb)
+            if pts is None:
+                continue
+            builder.add(rgb, pts, i)
+            if i % every == 0 and len(distances) < 10:
+                d = descriptor(_around(rgb, pts))
+                if d is not None:
+                    distances.append(float(np.linalg.norm(d - photo_id)))
+    if not distances:
+        raise InputError(f"{video}: no face in it could be matched to the photo; give a video of the person "
+                         "in the photo, facing the camera.")
+    dist = float(np.median(distances))
+    if dist > IDENTITY_MAX:
+        raise InputError(f"{video}: the face in it is not the person in the photo (identity distance "
+                         f"{dist:.2f}, above {IDENTITY_MAX}); give a video of the same person.")
+    bank = builder.bank()
+    if not len(bank):
+        raise InputError(f"{video}: the mouth is never open in it with the head turned as in the photo; "
+                         "give a video in which the person talks towards the camera.")
+    return bank
+
+
+def with_memory(record: dict, memory: str | os.PathLike | None) -> dict:
+    """A generation's `driving` record with the memory video's name and fingerprint added (its
+    provenance: what else went into the frames)."""
+    if memory is None:
+        return record
+    if not Path(memory).is_file():
+        raise InputError(f"{memory}: file not found; check the path to the memory video.")
+    return {**record, "memory": {"name": Path(memory).name[:200], "sha256": fingerprint(memory)}}
+
+
+def attach_memory(face: SourceFace, memory: str | os.PathLike | None, options: AnimateOptions) -> SourceFace:
+    """`face` with the person's own mouth memory from the video `memory` (None: `face` as it is)."""
+    if memory is None:
+        return face
+    return replace(face, memory=load_memory(memory, face, options.memory))
+
+
+def _around(rgb: np.ndarray, points: np.ndarray, margin: float = 0.6) -> np.ndarray:
+    """The part of a frame around tracked points, widened by `margin` of their extent each side."""
+    lo, hi = points[:, :2].min(0), points[:, :2].max(0)
+    pad = margin * (hi - lo)
+    h, w = rgb.shape[:2]
+    x0, y0 = np.maximum(np.floor(lo - pad).astype(int), 0)
+    x1, y1 = np.minimum(np.ceil(hi + pad).astype(int), [w, h])
+    return np.ascontiguousarray(rgb[y0:y1, x0:x1])
+
+
 def make_renderer(face: SourceFace, pasteback: bool, options: RenderOptions = RenderOptions()) -> Renderer:
     """A renderer onto the full photo (paste-back) or onto the crop."""
     if pasteback:
@@ -118,7 +195,7 @@ class Composer:
     def __init__(self, face: SourceFace, renderer: Renderer, options: AnimateOptions):
         self.renderer = renderer
         self.eyelids = EyelidFill(renderer.canvas, face.landmarks, renderer.M_crop2canvas, options.eyelids)
-        self.mouth = MouthInterior(face.crop, face.landmarks, renderer.M_crop2canvas, options.mouth)
+        self.mouth = MouthInterior(face.crop, face.landmarks, renderer.M_crop2canvas, options.mouth, face.memory)
 
     def __call__(self, target, mouth_sample: MouthSample | None = None) -> np.ndarray:
         r = self.renderer
@@ -228,9 +305,10 @@ def output_size(face: SourceFace, pasteback: bool) -> tuple[int, int]:
 
 def animate(source: str | os.PathLike, driving: str | os.PathLike, output: str | os.PathLike,
             options: AnimateOptions = AnimateOptions(), progress: Progress | None = None,
-            video_limits: VideoLimits = VideoLimits()) -> AnimateResult:
+            video_limits: VideoLimits = VideoLimits(), memory: str | os.PathLike | None = None) -> AnimateResult:
     """Animate the face in `source` (a photo) with the motion of `driving` (a video) into `output`
-    (an H.264 MP4 at the driver's frame rate, with the driver's audio).
+    (an H.264 MP4 at the driver's frame rate, with the driver's audio). `memory`: a video of the
+    person in `source`, whose own mouth interiors are shown where the mouth opens (`load_memory`).
 
     Raises InputError / OutputError (one sentence naming the file and the fix) for bad input; no
     output file is left behind on any error.
@@ -242,8 +320,10 @@ def animate(source: str | os.PathLike, driving: str | os.PathLike, output: str |
         face = load_source(source, options.crop)
     with VideoSource(driving, video_limits) as video:
         info = video.info
-        gen = begin("animate", face, source, {"kind": "video", "name": Path(driving).name[:200],
-                                              "sha256": fingerprint(driving)}, options)
+        record = {"kind": "video", "name": Path(driving).name[:200], "sha256": fingerprint(driving)}
+        gen = begin("animate", face, source, with_memory(record, memory), options)
+        with clock("source"):
+            face = attach_memory(face, memory, options)
         w, h = output_size(face, options.pasteback)
         total = info.frame_count
         if options.max_frames:
@@ -295,12 +375,15 @@ def source_reference(face: SourceFace) -> np.ndarray:
 
 def animate_template(source: str | os.PathLike, template: Template, output: str | os.PathLike,
                      options: AnimateOptions = AnimateOptions(), loops: int = 1,
-                     progress: Progress | None = None) -> AnimateResult:
-    """Animate the face in `source` with a motion template (built in or recorded), `loops` times."""
+                     progress: Progress | None = None, memory: str | os.PathLike | None = None) -> AnimateResult:
+    """Animate the face in `source` with a motion template (built in or recorded), `loops` times.
+    `memory`: as for `animate`."""
     check_output_path(output, (".mp4", ".mov"))
     face = load_source(source, options.crop)
-    gen = begin("animate", face, source, {"kind": "template", "name": template.name,
-                                          "sha256": hashlib.sha256(to_json(template).encode()).hexdigest()}, options)
+    record = {"kind": "template", "name": template.name,
+              "sha256": hashlib.sha256(to_json(template).encode()).hexdigest()}
+    gen = begin("animate", face, source, with_memory(record, memory), options)
+    face = attach_memory(face, memory, options)
     rig = Rig(source_reference(face))
     motions = (rig.motion(c) for c in template.controls(loops))
     total = len(template) * max(1, loops)
@@ -322,14 +405,16 @@ def write_generated(output: str | os.PathLike, rgb: np.ndarray, generation: Gene
 
 
 def edit(source: str | os.PathLike, output: str | os.PathLike, controls: Controls,
-         options: AnimateOptions = AnimateOptions()) -> tuple[Path, Generation]:
+         options: AnimateOptions = AnimateOptions(), memory: str | os.PathLike | None = None) -> tuple[Path, Generation]:
     """Write `source` with its expression, pose and gaze changed by `controls` to the image `output`.
-    A fixed gaze goes in `options.retarget.gaze` as (H, V). Returns the file and its generation."""
+    A fixed gaze goes in `options.retarget.gaze` as (H, V). `memory`: as for `animate`. Returns the
+    file and its generation."""
     check_output_path(output, IMAGE_OUTPUTS)
     face = load_source(source, options.crop)
     c = controls.clipped()
-    gen = begin("edit", face, source, {"kind": "controls", "values": {k: round(float(v), 4) for k, v in
-                                                                       zip(CHANNELS, c.as_row()) if v}}, options)
+    record = {"kind": "controls", "values": {k: round(float(v), 4) for k, v in zip(CHANNELS, c.as_row()) if v}}
+    gen = begin("edit", face, source, with_memory(record, memory), options)
+    face = attach_memory(face, memory, options)
     return write_generated(output, render_still(face, c, options), gen), gen
 
 
@@ -350,14 +435,17 @@ def controls_from_image(face: SourceFace, driver: SourceFace) -> Controls:
 
 
 def animate_image(source: str | os.PathLike, driving: str | os.PathLike, output: str | os.PathLike,
-                  options: AnimateOptions = AnimateOptions()) -> tuple[Path, Controls, Generation]:
+                  options: AnimateOptions = AnimateOptions(),
+                  memory: str | os.PathLike | None = None) -> tuple[Path, Controls, Generation]:
     """Give the face in `source` the head pose and expression of the face in the photo `driving`;
-    writes the image `output` and returns it with the controls that were read and its generation."""
+    writes the image `output` and returns it with the controls that were read and its generation.
+    `memory`: as for `animate`."""
     check_output_path(output, IMAGE_OUTPUTS)
     face = load_source(source, options.crop)
     driver = load_source(driving, options.crop)
-    gen = begin("animate", face, source, {"kind": "image", "name": Path(driving).name[:200],
-                                          "sha256": fingerprint(driving)}, options)
+    record = {"kind": "image", "name": Path(driving).name[:200], "sha256": fingerprint(driving)}
+    gen = begin("animate", face, source, with_memory(record, memory), options)
+    face = attach_memory(face, memory, options)
     controls = controls_from_image(face, driver)
     return write_generated(output, render_still(face, controls, options), gen), controls, gen
 

@@ -151,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--mouth-memory", choices=("driver", "generic"), default="driver",
                    help="driver: where the driver's mouth is open, show its own teeth and tongue in the photo's "
                         "colours (default); generic: always paint drawn teeth")
+    _add_memory(a)
     _add_background(a)
     a.add_argument("--no-smooth", action="store_true", help="do not filter tracking jitter")
     a.add_argument("--crf", type=_positive_int, default=20, help="H.264 quality, lower is better (default 20)")
@@ -200,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     ed.add_argument("--gaze", type=_gaze_fixed, help="H,V each -1..1: where the eyes look (1,0 the image's right, 0,1 down)")
     ed.add_argument("--face-index", type=_positive_int, default=0, help="which face, 0 = the largest (default 0)")
     ed.add_argument("--no-pasteback", action="store_true", help="write the square crop around the face")
+    _add_memory(ed)
     _add_background(ed)
     _add_provenance(ed)
 
@@ -313,6 +315,13 @@ def _compare(text: str):
     return name.strip(), Path(folder)
 
 
+def _add_memory(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--memory", metavar="VIDEO",
+                   help="a video of the same person as the photo, talking: where the mouth opens, their own "
+                        "teeth and tongue from it are shown, before the driver's or drawn ones (the face in it "
+                        "must match the photo's)")
+
+
 def _add_background(p: argparse.ArgumentParser) -> None:
     # render.background.BACKGROUND_MODES, spelled out: importing it would load OpenCV for --help.
     p.add_argument("--background", choices=("still", "warp"), default="still",
@@ -351,7 +360,7 @@ def _animate(args) -> int:
     if args.driving and args.driving.lower().endswith(IMAGE_SUFFIXES):
         from ugoku.api import animate_image
 
-        out, c, gen = animate_image(args.source, args.driving, args.output, options)
+        out, c, gen = animate_image(args.source, args.driving, args.output, options, memory=args.memory)
         print(f"ugoku: wrote {out}: the pose and expression of {args.driving} (yaw {c.yaw:+.0f}, pitch "
               f"{c.pitch:+.0f}, roll {c.roll:+.0f} degrees; smile {c.smile:+.2f}, mouth {c.jaw:.2f}, eyes "
               f"{c.eye_r:+.2f}/{c.eye_l:+.2f}, brows {c.brow_r:+.2f}/{c.brow_l:+.2f}).")
@@ -363,9 +372,10 @@ def _animate(args) -> int:
             from ugoku.api import animate_template
             from ugoku.motion.templates import resolve
 
-            r = animate_template(args.source, resolve(args.template), args.output, options, args.loops, bar)
+            r = animate_template(args.source, resolve(args.template), args.output, options, args.loops, bar,
+                                 memory=args.memory)
         else:
-            r = animate(args.source, args.driving, args.output, options, progress=bar)
+            r = animate(args.source, args.driving, args.output, options, progress=bar, memory=args.memory)
     finally:
         bar.close()
     print(f"ugoku: wrote {r.output} ({r.width}x{r.height}): {r.frames} frames at {r.fps:.1f} fps, "
@@ -442,7 +452,7 @@ def _edit(args) -> int:
     if args.expression:
         print(f"ugoku: understood: {', '.join(parsed.understood) or 'nothing'}; "
               f"ignored: {', '.join(parsed.ignored) or 'nothing'}.")
-    out, gen = edit(args.source, args.output, c, options)
+    out, gen = edit(args.source, args.output, c, options, memory=args.memory)
     print(f"ugoku: wrote {out}.")
     _print_generation(gen)
     return 0

@@ -7,6 +7,7 @@ Conventions: images RGB uint8 (H, W, 3); points (x, y) in pixel-centre coordinat
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -14,6 +15,9 @@ import numpy as np
 from ugoku.face import landmarks as L
 from ugoku.face.mp import landmarks_to_pixels, quiet_native_stderr, solutions
 from ugoku.face.segment import person_matte
+
+if TYPE_CHECKING:
+    from ugoku.motion.memory import MouthBank
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,8 @@ class SourceFace:
     M_crop2orig: 2x3 affine from crop pixel centres to original pixel centres (scale + translation).
     landmarks: (478, 3) float32 in crop pixels; z in the same scale as x, smaller is nearer.
     n_faces: how many faces the photo holds. matte: the person's soft matte over the crop, float32
-    (size, size) in [0, 1] (face/segment.py), or None when not computed.
+    (size, size) in [0, 1] (face/segment.py), or None when not computed. memory: the person's own
+    mouth interiors from a video of them (motion/memory.py), or None.
     """
 
     image: np.ndarray
@@ -62,6 +67,7 @@ class SourceFace:
     landmarks: np.ndarray
     n_faces: int
     matte: np.ndarray | None = None
+    memory: "MouthBank | None" = None
 
 
 class NoFace:

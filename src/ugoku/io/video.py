@@ -54,9 +54,10 @@ class VideoSource:
     raises InputError if the file turns out to be damaged part-way.
     """
 
-    def __init__(self, path: str | os.PathLike, limits: VideoLimits = VideoLimits()):
+    def __init__(self, path: str | os.PathLike, limits: VideoLimits = VideoLimits(), role: str = "driving video"):
         self.path = Path(path)
         self.limits = limits
+        self.role = role            # what the video is for, named in error messages
         self._container = None
         self.info: VideoInfo | None = None
         self.decoded = 0
@@ -65,10 +66,10 @@ class VideoSource:
         av = _av()
         p = self.path
         if not p.is_file():
-            raise InputError(f"{p}: file not found; check the path to the driving video.")
+            raise InputError(f"{p}: file not found; check the path to the {self.role}.")
         size = p.stat().st_size
         if size == 0:
-            raise InputError(f"{p}: file is empty; export the driving video again.")
+            raise InputError(f"{p}: file is empty; export the {self.role} again.")
         if size > self.limits.max_file_bytes:
             raise InputError(f"{p}: file is larger than {self.limits.max_file_bytes // 1_000_000_000} GB; "
                              "trim or re-encode it.")
@@ -80,7 +81,7 @@ class VideoSource:
         try:
             streams = self._container.streams.video
             if not streams:
-                raise InputError(f"{p}: has no video track; use a video file as the driver.")
+                raise InputError(f"{p}: has no video track; use a video file as the {self.role}.")
             vs = streams[0]
             vs.thread_type = "AUTO"
             w, h = vs.codec_context.width, vs.codec_context.height

@@ -21,13 +21,13 @@ MIN_OPEN = 0.03         # inner-lip gap over mouth width below which a mouth is 
 
 _LOOP = L.inner_mouth_loop()
 _MID = tuple(_LOOP.index(i) for i in L.LIPS_INNER_MID)     # upper, lower middle of the inner lips, in the loop
-_CORNERS = (0, len(L.LIPS_INNER_UPPER) - 1)                # inner corners, in the loop
+LOOP_CORNERS = (0, len(L.LIPS_INNER_UPPER) - 1)                # inner corners, in the loop
 
 
 def loop_opening(loop: np.ndarray) -> float:
     """Inner-lip gap at the middle over the inner corners' distance, of an inner-lip loop (20, 2)."""
     gap = np.linalg.norm(loop[_MID[0]] - loop[_MID[1]])
-    return float(gap / max(float(np.linalg.norm(loop[_CORNERS[0]] - loop[_CORNERS[1]])), 1e-6))
+    return float(gap / max(float(np.linalg.norm(loop[LOOP_CORNERS[0]] - loop[LOOP_CORNERS[1]])), 1e-6))
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class MouthSample:
     @property
     def width(self) -> float:
         """Distance between the inner mouth corners, in patch pixels."""
-        return float(np.linalg.norm(self.loop[_CORNERS[0]] - self.loop[_CORNERS[1]]))
+        return float(np.linalg.norm(self.loop[LOOP_CORNERS[0]] - self.loop[LOOP_CORNERS[1]]))
 
 
 def mouth_palette(rgb: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

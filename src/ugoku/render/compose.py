@@ -18,8 +18,10 @@ lash line along the lid edge, samples it through the same dense map as the frame
 how far each eye has closed.
 
 Convention: images RGB uint8; points (478, 3) in source-crop pixels; `M_crop2canvas` (2, 3).
-The driver's interior and the drawn one are the second and third sources of the memory described in
-design.md; a memory built from frames of the same person will come first.
+The memory's sources, best first (design.md): the person's own interiors from a video of them (a
+`MouthBank`, when one is given: the kept samples nearest the opening needed, blended), the driver's
+interior in the same frame, and the drawn one. Each later source shows only where the earlier ones
+are missing or would be stretched too far (`_shape_match`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import numpy as np
 
 from ugoku.errors import OptionError
 from ugoku.face import landmarks as L
+from ugoku.motion.memory import MouthBank
 from ugoku.motion.mouth import MouthSample, loop_opening, mouth_palette
 
 
@@ -49,6 +52,7 @@ class MouthOptions:
     feather: float = 1.2
     memory: str = "driver"                       # 'driver': its own interior where given; 'generic'
     driver_open: tuple[float, float] = (0.04, 0.1)   # driver's gap / width where its interior starts, takes over
+    person_fit: tuple[float, float] = (0.06, 0.12)   # shape distance of the person's own sample: full, none
 
     def __post_init__(self):
         if self.memory not in ("driver", "generic"):
@@ -88,8 +92,10 @@ class MouthInterior:
     """Paints the mouth interior on rendered frames of one source (see the module docstring)."""
 
     def __init__(self, crop: np.ndarray, source_points: np.ndarray, M_crop2canvas: np.ndarray,
-                 options: MouthOptions = MouthOptions()):
+                 options: MouthOptions = MouthOptions(), bank: MouthBank | None = None):
         self.options = options
+        self.bank = bank if bank is not None and len(bank) else None
+        self._picked: int | None = None          # the bank sample shown in the last frame
         pts = np.asarray(source_points, np.float64)
         self.source_gap = _lip_gap(pts)
         self.M = np.asarray(M_crop2canvas, np.float64)
@@ -137,9 +143,16 @@ class MouthInterior:
         # opening, which then read as closed.
         mask = cv2.GaussianBlur(mask, (0, 0), feather)
         interior = self._interior(local, mask.shape)
-        w = self._driver_weight(sample, target_points)
+        t_open = loop_opening(np.asarray(target_points)[list(L.inner_mouth_loop()), :2])
+        w = self._driver_weight(sample, t_open)
         if w > 0.0:
-            interior = interior * (1 - w) + self._from_driver(local, mask.shape, sample) * w
+            interior = interior * (1 - w) + self._from_sample(local, mask.shape, sample) * w
+        if self.bank is not None:
+            self._picked, dist = self.bank.pick(local, self._picked)
+            own = self.bank.samples[self._picked]
+            w = _shape_match(t_open, loop_opening(own.loop)) * _fit(dist, *self.options.person_fit)
+            if w > 0.0:
+                interior = interior * (1 - w) + self._from_sample(local, mask.shape, own) * w
         roi = frame[y0:y1, x0:x1].astype(np.float32)
         alpha = (a * mask)[..., None]
         frame[y0:y1, x0:x1] = np.clip(roi * (1 - alpha) + interior * alpha + 0.5, 0, 255).astype(np.uint8)
@@ -151,26 +164,23 @@ class MouthInterior:
         reps = (-(-hh // n.shape[0]), -(-ww // n.shape[1]))
         return (np.tile(n, reps) if reps != (1, 1) else n)[:hh, :ww]
 
-    def _driver_weight(self, sample: MouthSample | None, target_points: np.ndarray) -> float:
+    def _driver_weight(self, sample: MouthSample | None, t_open: float) -> float:
         """How much of the interior comes from the driver: none until its own mouth is open, and less
-        where the target's opening has another shape than the driver's (its interior would be
-        stretched: 1.5 times taller for the width or more starts the fade, 2.5 times ends it)."""
+        where the target's opening (`t_open`) has another shape than the driver's (`_shape_match`)."""
         if sample is None or self.options.memory != "driver":
             return 0.0
         a, b = self.options.driver_open
         d_open = loop_opening(sample.loop)
-        t_open = loop_opening(np.asarray(target_points)[list(L.inner_mouth_loop()), :2])
-        stretch = max(t_open, 1e-6) / max(d_open, 1e-6)
-        shape = np.clip(2.5 - max(stretch, 1 / stretch), 0.0, 1.0)
-        return float(np.clip((d_open - a) / (b - a), 0.0, 1.0) * shape)
+        return float(np.clip((d_open - a) / (b - a), 0.0, 1.0) * _shape_match(t_open, d_open))
 
-    def _from_driver(self, local: np.ndarray, shape: tuple[int, int], sample: MouthSample) -> np.ndarray:
-        """The driver's interior mapped into this inner-lip loop and brought to the photo's colours.
+    def _from_sample(self, local: np.ndarray, shape: tuple[int, int], sample: MouthSample) -> np.ndarray:
+        """A sampled interior (the driver's, or the person's own from the bank) mapped into this
+        inner-lip loop and brought to the photo's colours.
 
         Each pixel is placed by where it lies between the mouth corners (a share of the width) and between
-        the upper and lower inner lip at that place (a share of the gap); the driver's pixel at the same
-        two shares is taken. Colour, in Lab: lightness scaled by the photo's skin over the driver's; chroma
-        scaled by the ratio of the two lips' and coloured pixels moved from the driver's lip hue to the
+        the upper and lower inner lip at that place (a share of the gap); the sample's pixel at the same
+        two shares is taken. Colour, in Lab: lightness scaled by the photo's skin over the sample's; chroma
+        scaled by the ratio of the two lips' and coloured pixels moved from the sample's lip hue to the
         photo's (none for a greyscale photo); and the photo's grain."""
         hh, ww = shape
         ys, xs = np.mgrid[0:hh, 0:ww].astype(np.float64)
@@ -237,6 +247,18 @@ class MouthInterior:
         img = img * (1 - tw[..., None]) + self.tongue[None, None, :] * tw[..., None]
         noise = self._grain_field(hh, ww) * self.grain
         return img + noise[..., None]
+
+
+def _shape_match(t_open: float, s_open: float) -> float:
+    """1 while a sample's interior opened by `s_open` would be stretched by 1.5 times or less to fill
+    an opening of `t_open` (either way), fading to 0 at 2.5 times."""
+    stretch = max(t_open, 1e-6) / max(s_open, 1e-6)
+    return float(np.clip(2.5 - max(stretch, 1 / stretch), 0.0, 1.0))
+
+
+def _fit(dist: float, good: float, poor: float) -> float:
+    """1 for a shape distance up to `good`, fading to 0 at `poor`."""
+    return float(np.clip((poor - dist) / max(poor - good, 1e-9), 0.0, 1.0))
 
 
 def _lab(rgb) -> np.ndarray:
