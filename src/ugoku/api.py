@@ -69,6 +69,8 @@ class AnimateResult:
     height: int
     stage_ms: dict
     generation: Generation | None = None
+    memory_samples: int = 0         # mouth samples in the person's own memory (0: none given)
+    memory_seconds: float = 0.0     # time spent reading the memory video (part of `seconds`)
 
     @property
     def fps(self) -> float:
@@ -127,10 +129,13 @@ def load_memory(video: str | os.PathLike, face: SourceFace, options: MemoryOptio
     with VideoSource(video, limits, role="memory video") as src, FaceTracker() as tracker:
         fps = float(src.info.fps)
         every = max(1, round(fps))
-        last = int(options.max_seconds * fps)
+        first = int(options.skip_seconds * fps)
+        last = first + int(options.max_seconds * fps)
         for i, rgb in enumerate(src.frames()):
             if i >= last:
                 break
+            if i < first:
+                continue
             pts = tracker(rgb)
             if pts is None:
                 continue
@@ -322,7 +327,7 @@ def animate(source: str | os.PathLike, driving: str | os.PathLike, output: str |
         info = video.info
         record = {"kind": "video", "name": Path(driving).name[:200], "sha256": fingerprint(driving)}
         gen = begin("animate", face, source, with_memory(record, memory), options)
-        with clock("source"):
+        with clock("memory"):
             face = attach_memory(face, memory, options)
         w, h = output_size(face, options.pasteback)
         total = info.frame_count
@@ -341,7 +346,9 @@ def animate(source: str | os.PathLike, driving: str | os.PathLike, output: str |
     seconds = time.perf_counter() - t0
     stage = clock.per_frame_ms(n)
     stage.pop("source", None)
-    return AnimateResult(out, n, motions.lost, seconds, w, h, stage, gen)
+    stage.pop("memory", None)
+    return AnimateResult(out, n, motions.lost, seconds, w, h, stage, gen, len(face.memory or ()),
+                         clock.total.get("memory", 0.0))
 
 
 def animate_motion(face: SourceFace, motions: Iterable[MotionFrame], fps: float | Fraction,
@@ -361,7 +368,7 @@ def animate_motion(face: SourceFace, motions: Iterable[MotionFrame], fps: float 
         with clock("encode"):
             sink.commit()
     seconds = time.perf_counter() - t0
-    return AnimateResult(out, n, 0, seconds, w, h, clock.per_frame_ms(n), generation)
+    return AnimateResult(out, n, 0, seconds, w, h, clock.per_frame_ms(n), generation, len(face.memory or ()))
 
 
 IMAGE_OUTPUTS = (".png", ".jpg", ".jpeg", ".webp")

@@ -380,6 +380,9 @@ def _animate(args) -> int:
         bar.close()
     print(f"ugoku: wrote {r.output} ({r.width}x{r.height}): {r.frames} frames at {r.fps:.1f} fps, "
           f"face lost in {r.lost_frames} frame{'s' if r.lost_frames != 1 else ''}.")
+    if r.memory_samples:
+        took = f", read in {r.memory_seconds:.1f} s" if r.memory_seconds else ""
+        print(f"ugoku: the person's own mouth memory: {r.memory_samples} samples from {args.memory}{took}.")
     _print_generation(r.generation)
     return 0
 

@@ -34,11 +34,13 @@ _LOOP = L.inner_mouth_loop()
 @dataclass(frozen=True)
 class MemoryOptions:
     """max_turn: degrees of head rotation from the photo's pose beyond which a frame is not sampled
-    (its interior would be seen from the side). max_seconds: how much of the video is read.
+    (its interior would be seen from the side). skip_seconds, max_seconds: where in the video reading
+    starts, and how much of it is read.
     per_band: samples kept per opening band, of different shapes (a grin, a round 'o', a twisted mouth).
     alike: mouth shapes nearer than this (`shape_distance`) count as the same shape: the better one stays."""
 
     max_turn: float = 20.0
+    skip_seconds: float = 0.0
     max_seconds: float = 120.0
     per_band: int = 3
     alike: float = 0.04
