@@ -158,7 +158,7 @@ def test_the_driver_s_own_mouth_interior_is_used_in_the_photo_s_colours(closed_m
 def test_a_greyscale_driver_keeps_white_teeth_white(closed_mouth_face):
     """A black-and-white driving video has no lip hue: its teeth must not take the photo's lip colour.
     (Its pixels carry a little colour noise from compression: +-3 levels a channel.)"""
-    from ugoku.motion.mouth import MouthSample
+    from ugoku.motion.mouth import MouthSample, loop_opening
 
     crop, pts = closed_mouth_face
     s = _driver_mouth(True)
@@ -182,7 +182,7 @@ def test_a_greyscale_driver_keeps_white_teeth_white(closed_mouth_face):
 
 
 def test_a_closed_driver_mouth_gives_no_sample_weight(closed_mouth_face):
-    from ugoku.motion.mouth import MouthSample
+    from ugoku.motion.mouth import MouthSample, loop_opening
 
     crop, pts = closed_mouth_face
     s = _driver_mouth(True)
@@ -190,7 +190,8 @@ def test_a_closed_driver_mouth_gives_no_sample_weight(closed_mouth_face):
     n_up = len(L.LIPS_INNER_UPPER)
     shut[n_up:, 1] = np.interp(shut[n_up:, 0], shut[:n_up, 0], shut[:n_up, 1])   # lower lip on the upper
     m = MouthInterior(crop, pts, I2)
-    assert m._driver_weight(MouthSample(s.patch, shut, s.lip, s.skin), pts.astype(np.float64)) == 0.0
+    target_open = loop_opening(pts.astype(np.float64)[list(L.inner_mouth_loop()), :2])
+    assert m._driver_weight(MouthSample(s.patch, shut, s.lip, s.skin), target_open) == 0.0
 
 
 def test_the_mouth_is_painted_in_a_large_pasted_back_photo(closed_mouth_face):
