@@ -29,7 +29,12 @@ def _motion(expr):
 
 @pytest.fixture(scope="module")
 def closed_mouth_face():
-    """The bundled portrait with its mouth warped shut: a synthetic source whose lips touch."""
+    return closed_mouth()
+
+
+def closed_mouth():
+    """The bundled portrait with its mouth warped shut: a synthetic source whose lips touch.
+    Returns (crop, its landmarks)."""
     from ugoku.demo import astronaut_face
 
     face = astronaut_face()
@@ -158,7 +163,7 @@ def test_the_driver_s_own_mouth_interior_is_used_in_the_photo_s_colours(closed_m
 def test_a_greyscale_driver_keeps_white_teeth_white(closed_mouth_face):
     """A black-and-white driving video has no lip hue: its teeth must not take the photo's lip colour.
     (Its pixels carry a little colour noise from compression: +-3 levels a channel.)"""
-    from ugoku.motion.mouth import MouthSample, loop_opening
+    from ugoku.motion.mouth import MouthSample
 
     crop, pts = closed_mouth_face
     s = _driver_mouth(True)

@@ -1,22 +1,24 @@
 """The person's own mouth memory (motion/memory.py and its use in the compose stage), on generated data."""
 
-import dataclasses
-
 import cv2
 import numpy as np
 import pytest
 
 from conftest import PUBLIC_DOMAIN, attested, shared_data
+from test_compose import I2, _driver_mouth, _motion, closed_mouth, jaw_offsets
 from ugoku.errors import InputError
 from ugoku.face import landmarks as L
 from ugoku.motion.controls import Controls
 from ugoku.motion.memory import OPENING_BANDS, BankBuilder, MemoryOptions, MouthBank, loop_shape, shape_distance
 from ugoku.motion.mouth import MouthSample, loop_opening
-from ugoku.render.compose import MouthInterior
-
-from test_compose import I2, _driver_mouth, closed_mouth_face, jaw_offsets, _motion  # noqa: F401 (fixture)
 from ugoku.motion.pose import HeadFrame
 from ugoku.motion.retarget import Retargeter
+from ugoku.render.compose import MouthInterior
+
+
+@pytest.fixture(scope="module")
+def closed_mouth_face():
+    return closed_mouth()
 
 
 def _bank(*samples: MouthSample) -> MouthBank:
