@@ -1,5 +1,7 @@
 """The person's own mouth memory (motion/memory.py and its use in the compose stage), on generated data."""
 
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
