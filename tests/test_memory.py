@@ -179,13 +179,16 @@ def test_edit_with_memory_records_it_and_shows_the_person_s_interior(tmp_path, a
     assert x0 <= xs.min() and xs.max() <= x1 and y0 <= ys.min() and ys.max() <= y1 + (y1 - y0)
 
 
-def test_cli_refuses_a_missing_memory_video(tmp_path, astronaut_png, capsys):
+@pytest.mark.parametrize("given, says", [("nope.mp4", "nope.mp4: file not found; check the path to the memory video."),
+                                         ("photo", "astronaut.png: is a photo; the memory must be a video")])
+def test_cli_refuses_a_missing_memory_video_or_a_photo(tmp_path, astronaut_png, capsys, given, says):
     from ugoku.cli import main
 
+    memory = astronaut_png if given == "photo" else tmp_path / given
     rc = main(["edit", "-s", str(astronaut_png), "-o", str(tmp_path / "o.png"), "--mouth-open", "0.5",
-               "--memory", str(tmp_path / "nope.mp4"), "--attest", PUBLIC_DOMAIN])
+               "--memory", str(memory), "--attest", PUBLIC_DOMAIN])
     err = capsys.readouterr().err
-    assert rc == 2 and "nope.mp4: file not found; check the path to the memory video." in err
+    assert rc == 2 and says in err
     assert not (tmp_path / "o.png").exists()
 
 

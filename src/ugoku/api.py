@@ -165,6 +165,8 @@ def with_memory(record: dict, memory: str | os.PathLike | None) -> dict:
         return record
     if not Path(memory).is_file():
         raise InputError(f"{memory}: file not found; check the path to the memory video.")
+    if str(memory).lower().endswith(IMAGE_OUTPUTS + (".bmp", ".tif", ".tiff")):
+        raise InputError(f"{memory}: is a photo; the memory must be a video of the person talking.")
     return {**record, "memory": {"name": Path(memory).name[:200], "sha256": fingerprint(memory)}}
 
 
