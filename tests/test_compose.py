@@ -102,6 +102,26 @@ def test_a_slightly_open_mouth_shows_mostly_teeth(closed_mouth_face):
     assert lum_w < 0.7 * lum_s
 
 
+def opened(pts, jaw):
+    """The target points of the source `pts` with its jaw opened by `jaw`."""
+    pts64 = pts.astype(np.float64)
+    ref = HeadFrame.of(pts64).normalise(pts64)
+    return Retargeter(pts, ref)(_motion(jaw_offsets(ref, jaw))).points
+
+
+def mouth_halves(shape, p):
+    """Masks (inner, top, bottom) of an image of `shape`: inside the inner-lip loop of `p` (eroded by
+    2 px), and its parts above and below the middle of the lips."""
+    import cv2
+
+    inner = np.zeros(shape, np.uint8)
+    cv2.fillPoly(inner, [np.round(p[list(L.inner_mouth_loop()), :2]).astype(np.int32)], 1)
+    inner = cv2.erode(inner, np.ones((5, 5), np.uint8)).astype(bool)
+    mid = (p[13, 1] + p[14, 1]) / 2
+    rows = np.arange(shape[0])[:, None]
+    return inner, inner & (rows < mid), inner & (rows >= mid)
+
+
 def _driver_mouth(bright_at_top: bool):
     """A synthetic driver's open mouth: an inner-lip loop 80 px wide and 24 px tall in a 120x70 patch,
     one half of the opening white (teeth), the other dark red, violet lips (far from the photo's hue)
@@ -128,22 +148,14 @@ def test_the_driver_s_own_mouth_interior_is_used_in_the_photo_s_colours(closed_m
     """With a driver's mouth sample the interior is the driver's, mapped into the target's inner-lip
     loop: bright teeth at the top of the driver's opening show at the top of the target's, and at the
     bottom when the driver's are at the bottom. A greyscale photo gets a grey interior."""
-    import cv2
 
     from ugoku.render.compose import MouthOptions
 
     crop, pts = closed_mouth_face
     if grey:
         crop = np.repeat(crop.mean(2, keepdims=True), 3, axis=2).astype(np.uint8)
-    pts64 = pts.astype(np.float64)
-    ref = HeadFrame.of(pts64).normalise(pts64)
-    p = Retargeter(pts, ref)(_motion(jaw_offsets(ref, 0.45))).points
-    inner = np.zeros(crop.shape[:2], np.uint8)
-    cv2.fillPoly(inner, [np.round(p[list(L.inner_mouth_loop()), :2]).astype(np.int32)], 1)
-    inner = cv2.erode(inner, np.ones((5, 5), np.uint8)).astype(bool)
-    mid = (p[13, 1] + p[14, 1]) / 2
-    rows = np.arange(crop.shape[0])[:, None]
-    top, bottom = inner & (rows < mid), inner & (rows >= mid)
+    p = opened(pts, 0.45)
+    inner, top, bottom = mouth_halves(crop.shape[:2], p)
     halves = {}
     for bright_at_top in (True, False):
         out = MouthInterior(crop, pts, I2)(crop.copy(), p, _driver_mouth(bright_at_top)).astype(np.float64)

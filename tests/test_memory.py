@@ -7,14 +7,12 @@ import numpy as np
 import pytest
 
 from conftest import PUBLIC_DOMAIN, attested, shared_data
-from test_compose import I2, _driver_mouth, _motion, closed_mouth, jaw_offsets
+from test_compose import I2, _driver_mouth, closed_mouth, mouth_halves, opened
 from ugoku.errors import InputError
 from ugoku.face import landmarks as L
 from ugoku.motion.controls import Controls
 from ugoku.motion.memory import OPENING_BANDS, BankBuilder, MemoryOptions, MouthBank, loop_shape, shape_distance
 from ugoku.motion.mouth import MouthSample, loop_opening
-from ugoku.motion.pose import HeadFrame
-from ugoku.motion.retarget import Retargeter
 from ugoku.render.compose import MouthInterior
 
 
@@ -49,13 +47,6 @@ def _sample_like(loop: np.ndarray, bright_at_top: bool) -> MouthSample:
     return MouthSample(patch, loop.astype(np.float32), np.array([150.0, 80, 170]), np.array([200.0, 160, 130]))
 
 
-def _opened(closed_mouth_face, jaw):
-    crop, pts = closed_mouth_face
-    pts64 = pts.astype(np.float64)
-    ref = HeadFrame.of(pts64).normalise(pts64)
-    return Retargeter(pts, ref)(_motion(jaw_offsets(ref, jaw))).points
-
-
 def test_loop_shape_ignores_where_the_mouth_is_its_size_and_tilt():
     loop = _driver_mouth(True).loop.astype(np.float64)
     a = np.radians(25)
@@ -71,13 +62,8 @@ def test_the_person_s_own_interior_comes_before_the_driver_s(closed_mouth_face):
     """A bank sample with its teeth at the bottom wins over a driver's sample with its teeth at the
     top; a bank sample whose mouth shape is far from the target's leaves the driver's in place."""
     crop, pts = closed_mouth_face
-    p = _opened(closed_mouth_face, 0.45)
-    inner = np.zeros(crop.shape[:2], np.uint8)
-    cv2.fillPoly(inner, [np.round(p[list(L.inner_mouth_loop()), :2]).astype(np.int32)], 1)
-    inner = cv2.erode(inner, np.ones((5, 5), np.uint8)).astype(bool)
-    mid = (p[13, 1] + p[14, 1]) / 2
-    rows = np.arange(crop.shape[0])[:, None]
-    top, bottom = inner & (rows < mid), inner & (rows >= mid)
+    p = opened(pts, 0.45)
+    _, top, bottom = mouth_halves(crop.shape[:2], p)
 
     own = _sample_like(p[list(L.inner_mouth_loop()), :2] * 0.8, bright_at_top=False)
     out = MouthInterior(crop, pts, I2, bank=_bank(own))(crop.copy(), p, _driver_mouth(True)).astype(float)
@@ -109,7 +95,7 @@ def test_the_bank_keeps_a_few_sharp_samples_per_opening_band(closed_mouth_face):
     builder = BankBuilder(pts, MemoryOptions(per_band=2))
     rng = np.random.default_rng(3)
     for i, jaw in enumerate(rng.uniform(0.0, 0.6, 40)):
-        p = _opened(closed_mouth_face, jaw)
+        p = opened(pts, jaw)
         frame = mouth(crop.copy(), p)
         builder.add(frame, p, i)
     bank = builder.bank()
@@ -119,7 +105,7 @@ def test_the_bank_keeps_a_few_sharp_samples_per_opening_band(closed_mouth_face):
     assert max(np.bincount(bands)) <= 2
     assert all(0.05 <= o for o in bank.openings)
 
-    p = _opened(closed_mouth_face, 0.45).astype(np.float64)
+    p = opened(pts, 0.45).astype(np.float64)
     c = p[:, :3].mean(0)
     a = np.radians(30)
     R = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])

@@ -58,9 +58,11 @@ def loop_shape(loop: np.ndarray) -> np.ndarray:
     return (loop - (a + b) / 2) @ R.T
 
 
-def shape_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """RMS distance between two `loop_shape`s, in mouth widths."""
-    return float(np.sqrt(((a - b) ** 2).sum(1).mean()))
+def shape_distance(a: np.ndarray, b: np.ndarray):
+    """RMS distance between `loop_shape`s, in mouth widths: a float for two shapes (20, 2), an array
+    for stacks of them that broadcast ((N, 20, 2) against (20, 2))."""
+    d = np.sqrt(((np.asarray(a) - np.asarray(b)) ** 2).sum(-1).mean(-1))
+    return float(d) if np.ndim(d) == 0 else d
 
 
 @dataclass(frozen=True)
@@ -84,22 +86,30 @@ class MouthBank:
         that fit about as well). (-1, inf) for an empty bank."""
         if not len(self.samples):
             return -1, float("inf")
-        d = np.sqrt(((self.shapes - loop_shape(loop)[None]) ** 2).sum(2).mean(1))
+        d = shape_distance(self.shapes, loop_shape(loop))
         best = int(np.argmin(d))
         if previous is not None and 0 <= previous < len(d) and d[previous] <= d[best] + stick:
             best = previous
         return best, float(d[best])
 
 
+def _rigid(points: np.ndarray) -> np.ndarray:
+    """A face's rigid points (478, 3) in, normalised by its `HeadFrame`."""
+    pts = np.asarray(points, np.float64)[:, :3]
+    return HeadFrame.of(pts).normalise(pts)[_RIGID]
+
+
+def _turn(a: np.ndarray, b: np.ndarray) -> float:
+    _, R, _ = procrustes(a, b, with_scale=False)
+    yaw, pitch, _ = angles_from_rotation(R)
+    return float(np.hypot(yaw, pitch))
+
+
 def head_turn(reference: np.ndarray, points: np.ndarray) -> float:
     """Degrees by which one face is turned from another, yaw and pitch together (each (478, 3), any
     pixels). Roll is left out: the interior is mapped along the mouth's own axis, so a tilted head's
     interior serves as well as an upright one."""
-    a = HeadFrame.of(reference[:, :3].astype(np.float64)).normalise(reference[:, :3].astype(np.float64))
-    b = HeadFrame.of(points[:, :3].astype(np.float64)).normalise(points[:, :3].astype(np.float64))
-    _, R, _ = procrustes(a[_RIGID], b[_RIGID], with_scale=False)
-    yaw, pitch, _ = angles_from_rotation(R)
-    return float(np.hypot(yaw, pitch))
+    return _turn(_rigid(reference), _rigid(points))
 
 
 def sharpness(sample: MouthSample) -> float:
@@ -119,14 +129,14 @@ class BankBuilder:
     sharpness weighted down by turn (halved every 10 degrees), so a sharp frontal frame wins."""
 
     def __init__(self, reference: np.ndarray, options: MemoryOptions = MemoryOptions()):
-        self.reference = np.asarray(reference, np.float64)
+        self._reference = _rigid(reference)       # normalised once, compared with every frame
         self.options = options
         self._kept: dict[int, list[tuple[float, MouthSample, float, np.ndarray, float, int]]] = {}
 
     def add(self, rgb: np.ndarray, points: np.ndarray, frame: int = 0) -> bool:
         """Consider one frame (its tracked points in frame pixels); True when a sample was kept."""
         pts = np.asarray(points, np.float64)
-        turn = head_turn(self.reference, pts)
+        turn = _turn(self._reference, _rigid(pts))
         if turn > self.options.max_turn:
             return False
         sample = sample_mouth(rgb, pts, palette=(np.zeros(3), np.zeros(3)))   # palette read only if kept
