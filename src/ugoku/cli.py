@@ -52,6 +52,21 @@ def _gaze(text: str):
     raise argparse.ArgumentTypeError(f"{text!r}: use follow, keep, or H,V with each between -1 and 1 (e.g. 0.5,0)")
 
 
+def _opening(words: tuple[str, ...], hi: float):
+    """A parser for --eyes-open / --lips-open: one of `words`, or an opening between 0 and `hi`."""
+    def parse(text: str):
+        if text in words:
+            return text
+        try:
+            v = float(text)
+        except ValueError:
+            v = None
+        if v is None or not 0.0 <= v <= hi:
+            raise argparse.ArgumentTypeError(f"{text!r}: use {', '.join(words)}, or an opening between 0 and {hi:g}")
+        return v
+    return parse
+
+
 def _unit(text: str) -> float:
     return _number(text, float, -1.0, 1.0)
 
@@ -146,6 +161,17 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--gaze", type=_gaze, default="follow",
                    help="follow: the irises follow the driver's gaze (default); keep: the source's gaze; "
                         "H,V: a fixed gaze, each -1..1 (1,0 looks to the image's right, 0,1 down)")
+    a.add_argument("--eyes-open", type=_opening(("relative", "driver"), 0.6), default="relative",
+                   help="eye retargeting. relative: the photo's eyes open and close by the driver's ratio "
+                        "(default); driver: exactly as wide as the driver's, frame by frame; a number: "
+                        "their opening at the driver's first frame, as lid gap over eye width (0 shut, "
+                        "about 0.3 relaxed, 0.45 wide), the driver's blinks acting on it")
+    a.add_argument("--lips-open", type=_opening(("auto", "relative", "driver"), 1.0), default="auto",
+                   help="lip retargeting. driver: the mouth opens exactly as far as the driver's; "
+                        "relative: by the driver's change since its first frame; a number: its opening at "
+                        "the driver's first frame, as inner-lip gap over mouth width (0 shut, about 0.25 in "
+                        "speech), the driver's change added; auto (default): driver for a photo with shut "
+                        "lips, relative for parted ones")
     a.add_argument("--no-mouth-fill", action="store_true",
                    help="do not paint a mouth interior where the mouth opens wider than the photo's")
     a.add_argument("--mouth-memory", choices=("driver", "generic"), default="driver",
@@ -192,7 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     ed.add_argument("--expression", default="", metavar="TEXT",
                     help='a short description, e.g. "a gentle smile, looking left"')
     ed.add_argument("--smile", type=_unit, help="-1 (corners down) .. 1 (broad smile)")
-    ed.add_argument("--eyes-open", type=_unit, help="-1 (closed) .. 1 (wide open); 0 as in the photo")
+    ed.add_argument("--eyes-open", type=_unit, help="-1 (closed) .. 1 (wide open); 0 as in the photo (a "
+                                                     "slider, not `animate --eyes-open`'s opening)")
     ed.add_argument("--mouth-open", type=_unit_pos, help="0 (as in the photo) .. 1 (wide open)")
     ed.add_argument("--brows", type=_unit, help="-1 (lowered) .. 1 (raised)")
     ed.add_argument("--yaw", type=lambda t: _number(t, float, -45, 45), help="degrees, > 0 turns towards the image's right")
@@ -349,7 +376,8 @@ def _animate(args) -> int:
         crop=CropOptions(size=args.crop_size, face_index=args.face_index),
         smooth=SmoothOptions(enabled=not args.no_smooth),
         retarget=RetargetOptions(mode=args.mode, regions=args.regions, expression_scale=args.expression_scale,
-                                 pose_scale=args.pose_scale, gaze=args.gaze),
+                                 pose_scale=args.pose_scale, gaze=args.gaze, eyes_open=args.eyes_open,
+                                 lips_open=args.lips_open),
         render=_render_options(args),
         mouth=MouthOptions(enabled=not args.no_mouth_fill, memory=args.mouth_memory),
         encode=EncodeOptions(crf=args.crf),

@@ -18,6 +18,7 @@ import numpy as np
 from ugoku.errors import OptionError
 from ugoku.face import landmarks as L
 from ugoku.motion.eyes import USER_RANGE, eye_axes, gaze, place_irises
+from ugoku.motion.openings import EYE_TARGET_RANGE, LIP_TARGET_RANGE, OpeningTargets, check_target
 from ugoku.motion.pose import HeadFrame, MotionFrame, procrustes
 
 ALL_REGIONS = ("pose", "brows", "eyes", "lips")
@@ -39,6 +40,8 @@ class RetargetOptions:
     lips_scale: float = 1.0
     region_falloff: float = 0.35   # face-size units over which a region's influence fades
     gaze: str | tuple[float, float] = "follow"   # 'follow' the driver, 'keep' the source's, or (H, V) in -1..1
+    eyes_open: float | str = "relative"    # eye retargeting: 'relative', 'driver' or a lid opening (openings.py)
+    lips_open: float | str = "auto"        # lip retargeting: 'auto', 'relative', 'driver' or an inner-lip opening
 
     def __post_init__(self):
         if self.mode not in ("relative", "absolute"):
@@ -51,6 +54,11 @@ class RetargetOptions:
                 raise OptionError(f"gaze H,V must be two numbers between -1 and 1, not {self.gaze!r}.")
         elif self.gaze not in ("follow", "keep"):
             raise OptionError(f"gaze must be 'follow', 'keep' or H,V, not {self.gaze!r}.")
+        try:
+            check_target(self.eyes_open, "eyes-open", EYE_TARGET_RANGE, ("relative", "driver"))
+            check_target(self.lips_open, "lips-open", LIP_TARGET_RANGE, ("auto", "relative", "driver"))
+        except ValueError as e:
+            raise OptionError(str(e)) from None
         for name in ("expression_scale", "pose_scale", "brows_scale", "eyes_scale", "lips_scale"):
             v = getattr(self, name)
             if not (-3.0 <= v <= 3.0):
@@ -178,6 +186,11 @@ class Retargeter:
             self.weights = self.weights * eye_scale_field(self.source_norm, ref @ self.R_align.T)[:, None]
         self.source_gaze = gaze(self.source_norm)
         self.driver_gaze = gaze(ref)
+        k = options.expression_scale
+        self.openings = OpeningTargets(
+            self.source_norm, ref, options.eyes_open, options.lips_open,
+            eye_gain=k * options.eyes_scale if "eyes" in options.regions else 0.0,
+            lip_gain=k * options.lips_scale if "lips" in options.regions else 0.0)
 
     def target_gaze(self, m: MotionFrame) -> np.ndarray:
         """Where the irises go, (2, 2) (h, v) per eye in eye widths (see ugoku.motion.eyes)."""
@@ -197,7 +210,10 @@ class Retargeter:
             expr = m.expression @ self.R_align.T
         else:
             expr = (self.driver_reference + m.expression) @ self.R_align.T - self.source_norm
-        shape = place_irises(keep_lids_apart(self.source_norm + self.weights * expr), self.target_gaze(m))
+        shape = keep_lids_apart(self.source_norm + self.weights * expr)
+        if self.openings.active:
+            shape = keep_lids_apart(self.openings(shape, self.driver_reference + m.expression))
+        shape = place_irises(shape, self.target_gaze(m))
         if "pose" in o.regions:
             R = m.rotation @ self.R_align.T if o.mode == "absolute" else m.rotation
             R = scale_rotation(R, o.pose_scale)
