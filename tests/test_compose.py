@@ -327,3 +327,32 @@ def test_closed_lids_are_skin_not_stretched_lashes(astronaut_face):
     a = render_still(astronaut_face, Controls(), opts).copy()
     b = render_still(astronaut_face, Controls(), replace(opts, eyelids=EyelidOptions(enabled=False)))
     assert np.array_equal(a, b)
+
+
+def test_a_shut_eye_whose_lid_points_slid_along_the_lid_is_filled_fully(astronaut_face):
+    """A driver's blink often slides the upper lid's landmarks sideways as it shuts (s0 with d3's
+    blinks: the middle lid points end 0.1 eye widths apart along the eye). The lid lines meet, so the
+    eye is shut and gets the full lid fill; measuring the gap between the two middle landmarks
+    instead read it as a quarter open and left the stretched lashes showing through."""
+    from ugoku.eval import face68 as F
+    from ugoku.motion.eyes import eye_axes
+    from ugoku.render.compose import EyelidFill
+
+    pts = astronaut_face.landmarks.astype(np.float64)
+    frame = HeadFrame.of(pts)
+    ref = frame.normalise(pts)
+    shut = ref + blink_offsets(ref)
+    for name, (upper, _, _, corners) in L.EYES.items():
+        _, ex, _, w = eye_axes(shut, corners)
+        shut[list(upper[1:-1]), :2] += 0.1 * w * ex          # the upper lid slides along itself
+    target = frame.center + frame.scale * shut
+    fill = EyelidFill(astronaut_face.crop, pts, I2)
+    assert [fill.strength(target, k) for k in range(2)] == [1.0, 1.0]
+    # And on the pixels: dlib reads the filled eyes as shut.
+    r = Renderer(pts, astronaut_face.crop.shape[0], astronaut_face.crop, I2)
+    tf = Retargeter(pts, ref)(_motion(shut - ref))
+    out = fill(r.render(tf).copy(), tf.points, r.dense, r.region)
+    p = F.Dlib68()(out).points
+    q = F.Dlib68()(astronaut_face.crop).points
+    ear = lambda p: (F.eye_aspect(p, F.RIGHT_EYE) + F.eye_aspect(p, F.LEFT_EYE)) / 2  # noqa: E731
+    assert ear(p) < 0.5 * ear(q), (ear(p), ear(q))

@@ -8,7 +8,8 @@ import pytest
 from ugoku.face import landmarks as L
 from ugoku.motion.controls import Controls, Rig, eye_close_offsets
 from ugoku.motion.openings import OpeningTargets, lips_openness, lips_part_offsets
-from ugoku.motion.pose import HeadFrame, MotionExtractor, eye_openness
+from ugoku.motion.eyes import lid_opening as eye_openness
+from ugoku.motion.pose import HeadFrame, MotionExtractor
 from ugoku.motion.retarget import Retargeter, RetargetOptions
 
 

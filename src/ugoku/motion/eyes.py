@@ -51,6 +51,17 @@ def _lid_limits(points: np.ndarray, name: str, h: float) -> tuple[float, float]:
     return out[0], out[1]
 
 
+def lid_opening(points: np.ndarray) -> np.ndarray:
+    """(right, left): the distance between the upper and the lower lid line across the middle of each
+    eye, over its width (negative where they cross). Unlike the distance between two lid landmarks,
+    it stays 0 for a shut eye whose lid points have slid past each other along the lid."""
+    out = []
+    for name in ("right_eye", "left_eye"):
+        top, bottom = _lid_limits(points, name, 0.0)
+        out.append(bottom - top)
+    return np.array(out)
+
+
 def place_irises(shape: np.ndarray, target_gaze: np.ndarray) -> np.ndarray:
     """Move each iris (all five points rigidly) so that its centre sits at `target_gaze` (2, 2) in
     this shape's own eyes, clipped inside the opening: at most H_LIMIT along the eye and between the

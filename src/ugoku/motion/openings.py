@@ -4,8 +4,8 @@ Relative motion moves the photo's lids and lips by the driver's *change* since i
 keeps a photo's narrow eyes narrow and a photo's shut mouth shut wherever the driver's mouth is less
 open than in its first frame. These targets set the opening itself, in units any face shares:
 
-- eyes: lid gap at the middle of the eye over the eye's width (`pose.eye_openness`; about 0.3 for a
-  relaxed open eye, 0 shut, 0.45 wide);
+- eyes: the distance between the lid lines across the middle of the eye over the eye's width
+  (`eyes.lid_opening`; about 0.3 for a relaxed open eye, 0 shut, 0.45 wide);
 - lips: inner-lip gap at the middle over the inner corners' distance (`lips_openness`; 0 shut,
   about 0.25 in speech, 0.6 and more for a wide "ah").
 
@@ -32,8 +32,7 @@ import numpy as np
 
 from ugoku.face import landmarks as L
 from ugoku.motion.controls import eye_close_offsets, eye_wide_offsets, jaw_offsets
-from ugoku.motion.eyes import eye_axes
-from ugoku.motion.pose import eye_openness
+from ugoku.motion.eyes import eye_axes, lid_opening
 
 EYE_TARGET_RANGE = (0.0, 0.6)
 LIP_TARGET_RANGE = (0.0, 1.0)
@@ -100,16 +99,16 @@ class OpeningTargets:
         self.eye_gain, self.lip_gain = float(eye_gain), float(lip_gain)
         self.close = [eye_close_offsets(src, e) for e in _EYES]
         self.wide = [eye_wide_offsets(src, e) for e in _EYES]
-        rest = eye_openness(src)
+        rest = lid_opening(src)
         # Lid-gap change per unit of each blendshape, in normalised units (the blendshapes are
         # translations, so the change is the same from any starting shape).
         widths = _eye_widths(src)
-        self.close_gain = widths * np.array([rest[k] - eye_openness(src + self.close[k])[k] for k in range(2)])
-        self.wide_gain = widths * np.array([eye_openness(src + self.wide[k])[k] - rest[k] for k in range(2)])
+        self.close_gain = widths * np.array([rest[k] - lid_opening(src + self.close[k])[k] for k in range(2)])
+        self.wide_gain = widths * np.array([lid_opening(src + self.wide[k])[k] - rest[k] for k in range(2)])
         self.part = lips_part_offsets(src)
         self.part_gain = (lips_openness(src + self.part) - lips_openness(src)) * _inner_width(src)
         ref = np.asarray(driver_reference, dtype=np.float64)
-        self.driver_eyes_rest = np.maximum(eye_openness(ref), _EYE_REST_FLOOR)
+        self.driver_eyes_rest = np.maximum(lid_opening(ref), _EYE_REST_FLOOR)
         self.driver_lips_rest = lips_openness(ref)
 
     @property
@@ -118,7 +117,7 @@ class OpeningTargets:
 
     def eye_targets(self, driver_now: np.ndarray) -> np.ndarray:
         """(2,) target openings (right, left) for the driver's current normalised shape."""
-        ratio = eye_openness(driver_now) / self.driver_eyes_rest
+        ratio = lid_opening(driver_now) / self.driver_eyes_rest
         rest = self.driver_eyes_rest if self.eyes == "driver" else np.full(2, float(self.eyes))
         return np.maximum(rest * (1.0 + self.eye_gain * (ratio - 1.0)), 0.0)
 
@@ -131,7 +130,7 @@ class OpeningTargets:
         moved to the targets (a new array; a closing move can cross them again at the sides)."""
         out = np.array(shape, dtype=np.float64, copy=True)
         if self.eyes != "relative":
-            want, have, widths = self.eye_targets(driver_now), eye_openness(out), _eye_widths(out)
+            want, have, widths = self.eye_targets(driver_now), lid_opening(out), _eye_widths(out)
             for k in range(2):
                 delta = float(want[k] - have[k]) * widths[k]
                 if delta < 0 and self.close_gain[k] > 1e-9:

@@ -33,6 +33,7 @@ import numpy as np
 
 from ugoku.errors import OptionError
 from ugoku.face import landmarks as L
+from ugoku.motion.eyes import lid_opening
 from ugoku.motion.memory import MouthBank
 from ugoku.motion.mouth import MouthSample, loop_opening, mouth_palette
 
@@ -315,11 +316,6 @@ class EyelidOptions:
     full: float = 0.9
 
 
-def _eye_gap(points: np.ndarray, upper, lower) -> float:
-    mid = len(upper) // 2
-    return float(np.linalg.norm(points[upper[mid], :2] - points[lower[mid], :2]))
-
-
 def closed_eye_patch(canvas: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> tuple[int, int, np.ndarray] | None:
     """(x0, y0, patch): a region of `canvas` around one eye in which the lashes and the opening are
     replaced by lid skin and a lash line along the upper lid. upper, lower: lid chains (K, 2) in
@@ -387,8 +383,9 @@ class EyelidFill:
         pts = np.asarray(source_points, np.float64)
         M = np.asarray(M_crop2canvas, np.float64)
         self.eyes = []
-        for upper, lower, _, _ in L.EYES.values():
-            gap = _eye_gap(pts, upper, lower)
+        gaps = lid_opening(pts)
+        for k, (upper, lower, _, _) in enumerate(L.EYES.values()):
+            gap = float(gaps[k])
             up_c, lo_c = (pts[list(idx), :2] @ M[:, :2].T + M[:, 2] for idx in (upper, lower))
             patch = closed_eye_patch(canvas, up_c, lo_c) if options.enabled else None
             self.eyes.append((upper, lower, gap, patch))
@@ -398,7 +395,7 @@ class EyelidFill:
         upper, lower, gap, _ = self.eyes[eye]
         if gap <= 1e-6:
             return 0.0
-        closed = 1.0 - _eye_gap(target_points, upper, lower) / gap
+        closed = 1.0 - float(lid_opening(target_points)[eye]) / gap
         o = self.options
         t = float(np.clip((closed - o.start) / (o.full - o.start), 0.0, 1.0))
         return t * t * (3 - 2 * t)
