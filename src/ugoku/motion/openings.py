@@ -51,11 +51,11 @@ def lips_openness(points: np.ndarray) -> float:
 
 
 def _inner_width(points: np.ndarray) -> float:
-    return float(np.linalg.norm(points[_INNER_CORNERS[0], :2] - points[_INNER_CORNERS[1], :2]))
+    return eye_axes(points, _INNER_CORNERS)[3]
 
 
 def _eye_widths(points: np.ndarray) -> np.ndarray:
-    return np.array([np.linalg.norm(points[a, :2] - points[b, :2]) for a, b in (L.RIGHT_EYE_CORNERS, L.LEFT_EYE_CORNERS)])
+    return np.array([eye_axes(points, corners)[3] for corners in (L.RIGHT_EYE_CORNERS, L.LEFT_EYE_CORNERS)])
 
 
 def lips_part_offsets(ref: np.ndarray) -> np.ndarray:
