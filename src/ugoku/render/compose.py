@@ -13,9 +13,10 @@ warp drew it.
 
 `EyelidFill` does the same for the eyes: when a lid closes, the warp would stretch the thin band of
 lashes above the source's open eye down over the eye (dark streaks). It keeps a copy of the photo's
-eye regions in which that band and the opening are lid skin (mirrored from just above the lashes) with a
-lash line along the lid edge, samples it through the same dense map as the frame, and blends it in by
-how far each eye has closed.
+eye regions in which that band and the opening are lid skin (mirrored from just above the lashes),
+samples it through the same dense map as the frame, and blends it in by how far each eye has closed,
+with a lash line drawn along the closing lid in the output (drawn in the photo and sampled through the
+squeezed lid, a thin line broke into dots).
 
 Convention: images RGB uint8; points (478, 3) in source-crop pixels; `M_crop2canvas` (2, 3).
 The memory's sources, best first (design.md): the person's own interiors from a video of them (a
@@ -316,10 +317,10 @@ class EyelidOptions:
     full: float = 0.9
 
 
-def closed_eye_patch(canvas: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> tuple[int, int, np.ndarray] | None:
-    """(x0, y0, patch): a region of `canvas` around one eye in which the lashes and the opening are
-    replaced by lid skin and a lash line along the upper lid. upper, lower: lid chains (K, 2) in
-    canvas pixels, corner to corner. None when the eye is too small or off the canvas."""
+def closed_eye_patch(canvas: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> tuple[int, int, np.ndarray, np.ndarray] | None:
+    """(x0, y0, patch, lash): a region of `canvas` around one eye in which the lashes and the opening
+    are replaced by lid skin, and the colour (3,) of the photo's own lashes. upper, lower: lid chains
+    (K, 2) in canvas pixels, corner to corner. None when the eye is too small or off the canvas."""
     h, w = canvas.shape[:2]
     width = float(np.linalg.norm(upper[0] - upper[-1]))
     if width < 6:
@@ -362,16 +363,32 @@ def closed_eye_patch(canvas: np.ndarray, upper: np.ndarray, lower: np.ndarray) -
     near = np.clip(1 - np.abs(ys - y_lid) / (0.25 * width), 0, 1)
     skin *= (1 - 0.08 * near)[..., None]
     out = patch * (1 - mask[..., None]) + skin * mask[..., None]
-    # The lash line along the lid edge, coloured like the photo's own lashes.
     band = np.zeros(patch.shape[:2], np.uint8)
     cv2.fillPoly(band, [np.round(region).astype(np.int32)], 1)
-    dark = np.percentile(patch[band > 0], 8, axis=0) if band.any() else np.zeros(3)
-    line = np.zeros(patch.shape[:2], np.float32)
+    lash = np.percentile(patch[band > 0], 8, axis=0) if band.any() else np.zeros(3)
+    return x0, y0, np.clip(out + 0.5, 0, 255).astype(np.uint8), lash.astype(np.float32)
+
+
+def draw_lash_line(roi: np.ndarray, lid: np.ndarray, width: float, colour: np.ndarray, alpha: float) -> None:
+    """Draw a closed eye's lash line along `lid` (K, 2; roi pixels, corner to corner) into `roi` (in
+    place): a smooth curve (a cubic through the lid points, so the landmarks' small waves do not
+    show), about 0.05 eye widths thick, fading towards both corners, at most 80 % opaque, times
+    `alpha`."""
+    a, b = lid[0], lid[-1]
+    ex = (b - a) / max(float(np.linalg.norm(b - a)), 1e-6)
+    ey = np.array([-ex[1], ex[0]])
+    u, v = (lid - a) @ ex, (lid - a) @ ey
+    curve_u = np.linspace(u.min(), u.max(), 32)
+    curve_v = np.polyval(np.polyfit(u, v, 3), curve_u)
+    curve = a + curve_u[:, None] * ex + curve_v[:, None] * ey
+    line = np.zeros(roi.shape[:2], np.float32)
     thick = max(1, int(round(0.05 * width)))
-    cv2.polylines(line, [np.round(up * 16).astype(np.int32)], False, 1.0, thick, cv2.LINE_AA, shift=4)
-    line = cv2.GaussianBlur(line, (0, 0), 0.6) * 0.85
-    out = out * (1 - line[..., None]) + dark[None, None, :] * line[..., None]
-    return x0, y0, np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    cv2.polylines(line, [np.round(curve * 16).astype(np.int32)], False, 1.0, thick, cv2.LINE_AA, shift=4)
+    line = cv2.GaussianBlur(line, (0, 0), 0.7)
+    ys, xs = np.mgrid[0:roi.shape[0], 0:roi.shape[1]].astype(np.float32)
+    t = np.clip(((xs - a[0]) * ex[0] + (ys - a[1]) * ex[1]) / max(float(u.max()), 1e-6), 0.0, 1.0)
+    line *= (0.8 * alpha) * np.clip(np.sin(np.pi * t) * 2.5, 0.25, 1.0)
+    roi[:] = np.clip(roi * (1 - line[..., None]) + colour[None, None, :] * line[..., None] + 0.5, 0, 255).astype(np.uint8)
 
 
 class EyelidFill:
@@ -414,7 +431,7 @@ class EyelidFill:
             a = self.strength(tp, k)
             if a <= 0.0:
                 continue
-            px0, py0, img = patch
+            px0, py0, img, lash = patch
             # Where this eye can show in the output: around its target lids, up to the brow.
             pts = tp[list(upper) + list(lower), :2] @ self.M[:, :2].T + self.M[:, 2]
             width = float(np.linalg.norm(pts[0] - pts[len(upper) - 1]))
@@ -429,4 +446,5 @@ class EyelidFill:
             alt = roi.copy()
             cv2.remap(img, m, None, cv2.INTER_LINEAR, dst=alt, borderMode=cv2.BORDER_TRANSPARENT)
             roi[:] = np.clip(roi.astype(np.float32) * (1 - a) + alt.astype(np.float32) * a + 0.5, 0, 255).astype(np.uint8)
+            draw_lash_line(roi, pts[:len(upper)] - [x0, y0], width, lash, a)
         return frame
