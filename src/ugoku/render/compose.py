@@ -372,22 +372,17 @@ def closed_eye_patch(canvas: np.ndarray, upper: np.ndarray, lower: np.ndarray) -
 def draw_lash_line(roi: np.ndarray, lid: np.ndarray, width: float, colour: np.ndarray, alpha: float) -> None:
     """Draw a closed eye's lash line along `lid` (K, 2; roi pixels, corner to corner) into `roi` (in
     place): a smooth curve (a cubic through the lid points, so the landmarks' small waves do not
-    show), about 0.05 eye widths thick, fading towards both corners, at most 80 % opaque, times
-    `alpha`."""
+    show), about 0.05 eye widths thick, softened, at most 85 % opaque, times `alpha`."""
     a, b = lid[0], lid[-1]
     ex = (b - a) / max(float(np.linalg.norm(b - a)), 1e-6)
     ey = np.array([-ex[1], ex[0]])
     u, v = (lid - a) @ ex, (lid - a) @ ey
     curve_u = np.linspace(u.min(), u.max(), 32)
-    curve_v = np.polyval(np.polyfit(u, v, 3), curve_u)
-    curve = a + curve_u[:, None] * ex + curve_v[:, None] * ey
+    curve = a + curve_u[:, None] * ex + np.polyval(np.polyfit(u, v, 3), curve_u)[:, None] * ey
     line = np.zeros(roi.shape[:2], np.float32)
     thick = max(1, int(round(0.05 * width)))
     cv2.polylines(line, [np.round(curve * 16).astype(np.int32)], False, 1.0, thick, cv2.LINE_AA, shift=4)
-    line = cv2.GaussianBlur(line, (0, 0), 0.7)
-    ys, xs = np.mgrid[0:roi.shape[0], 0:roi.shape[1]].astype(np.float32)
-    t = np.clip(((xs - a[0]) * ex[0] + (ys - a[1]) * ex[1]) / max(float(u.max()), 1e-6), 0.0, 1.0)
-    line *= (0.8 * alpha) * np.clip(np.sin(np.pi * t) * 2.5, 0.25, 1.0)
+    line = cv2.GaussianBlur(line, (0, 0), 0.7) * (0.85 * alpha)
     roi[:] = np.clip(roi * (1 - line[..., None]) + colour[None, None, :] * line[..., None] + 0.5, 0, 255).astype(np.uint8)
 
 
