@@ -100,16 +100,12 @@ def _rigid(points: np.ndarray) -> np.ndarray:
 
 
 def _turn(a: np.ndarray, b: np.ndarray) -> float:
+    """Degrees by which one face is turned from another, yaw and pitch together, from their `_rigid`
+    points. Roll is left out: the interior is mapped along the mouth's own axis, so a tilted head's
+    interior serves as well as an upright one."""
     _, R, _ = procrustes(a, b, with_scale=False)
     yaw, pitch, _ = angles_from_rotation(R)
     return float(np.hypot(yaw, pitch))
-
-
-def head_turn(reference: np.ndarray, points: np.ndarray) -> float:
-    """Degrees by which one face is turned from another, yaw and pitch together (each (478, 3), any
-    pixels). Roll is left out: the interior is mapped along the mouth's own axis, so a tilted head's
-    interior serves as well as an upright one."""
-    return _turn(_rigid(reference), _rigid(points))
 
 
 def sharpness(sample: MouthSample) -> float:

@@ -20,8 +20,8 @@ squeezed lid, a thin line broke into dots).
 
 Convention: images RGB uint8; points (478, 3) in source-crop pixels; `M_crop2canvas` (2, 3).
 The memory's sources, best first (design.md): the person's own interiors from a video of them (a
-`MouthBank`, when one is given: the kept samples nearest the opening needed, blended), the driver's
-interior in the same frame, and the drawn one. Each later source shows only where the earlier ones
+`MouthBank`, when one is given: the kept sample nearest in inner-lip shape, held against flicker),
+the driver's interior in the same frame, and the drawn one. Each later source shows only where the earlier ones
 are missing or would be stretched too far (`_shape_match`).
 """
 
@@ -403,11 +403,15 @@ class EyelidFill:
             self.eyes.append((upper, lower, gap, patch))
         self.M = M
 
-    def strength(self, target_points: np.ndarray, eye: int) -> float:
+    def strength(self, target_points: np.ndarray, eye: int, opening: np.ndarray | None = None) -> float:
+        """How far the lid fill covers eye `eye` (0..1). `opening`: `lid_opening(target_points)`, when
+        the caller has it already."""
         upper, lower, gap, _ = self.eyes[eye]
         if gap <= 1e-6:
             return 0.0
-        closed = 1.0 - float(lid_opening(target_points)[eye]) / gap
+        if opening is None:
+            opening = lid_opening(target_points)
+        closed = 1.0 - float(opening[eye]) / gap
         o = self.options
         t = float(np.clip((closed - o.start) / (o.full - o.start), 0.0, 1.0))
         return t * t * (3 - 2 * t)
@@ -420,10 +424,11 @@ class EyelidFill:
             return frame
         rx0, ry0, rx1, ry1 = region
         tp = np.asarray(target_points, np.float64)
+        opening = lid_opening(tp)
         for k, (upper, lower, _, patch) in enumerate(self.eyes):
             if patch is None:
                 continue
-            a = self.strength(tp, k)
+            a = self.strength(tp, k, opening)
             if a <= 0.0:
                 continue
             px0, py0, img, lash = patch
