@@ -184,6 +184,30 @@ def test_a_quick_blink_survives_smoothing(astronaut_face):
     assert max(np.abs(o[still] - pts[still]).max() for o in out) < 1e-6
 
 
+def test_a_slowly_parting_mouth_keeps_its_shape_through_the_still_hold(astronaut_face):
+    """Lips that part slowly in a lens (the middle moves most, the corners not at all) come out as
+    the same lens, scaled: the still-hold moves the lips and jaw as one part. Held point by point,
+    the middle crossed the threshold frames before the sides, and the lips showed a notch."""
+    from ugoku.motion.openings import lips_part_offsets
+
+    pts = astronaut_face.landmarks.astype(np.float64)
+    frame = HeadFrame.of(pts)
+    lens = frame.scale * lips_part_offsets(frame.normalise(pts))
+    f = OneEuroFilter(SmoothOptions(), scale=frame.scale)
+    lower = list(L.LIPS_INNER_LOWER[1:-1])
+    worst, moved = 0.0, 0
+    for k in range(90):                               # 0.1 face units over three seconds
+        out = f(pts + (0.1 * k / 90) * lens, 1 / 30).astype(np.float64)
+        drop = (out - pts)[lower, 1]
+        if drop.max() > 1e-6:
+            moved += 1
+            worst = max(worst, float(np.abs(drop / drop.max() - lens[lower, 1] / lens[lower, 1].max()).max()))
+    assert moved > 30
+    assert worst < 0.02
+    nose = list(L.NOSE)
+    assert np.array_equal(out[nose].astype(np.float32), pts[nose].astype(np.float32))
+
+
 def test_the_driver_s_mouth_is_sampled_where_its_landmarks_are(astronaut_face):
     """The mouth sample is the frame's own pixels around the mouth, with the inner-lip loop where the
     landmarks are; a large frame gives a patch of at most MAX_SIDE pixels, scaled with its loop."""

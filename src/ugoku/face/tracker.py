@@ -27,14 +27,26 @@ class SmoothOptions:
     min_cutoff: float = 1.5
     beta: float = 2.0
     d_cutoff: float = 1.0
-    still_threshold: float = 0.015   # a point that moved less than this since last shown stays put
-    mouth_min_cutoff: float = 4.0    # lips and jaw: speech moves them at 3-6 Hz, so filter them less
-    lids_min_cutoff: float = 5.0     # eyelids and irises: a blink is over in 100-300 ms, a saccade sooner
+    still_threshold: float = 0.01    # a part of the face none of whose points moved this far since last shown stays put
+    mouth_min_cutoff: float = 8.0    # lips and jaw: a syllable opens and shuts the mouth in 3-4 frames
+    lids_min_cutoff: float = 8.0     # eyelids and irises: a blink is over in 100-300 ms, a saccade sooner
 
 
 def _alpha(cutoff, dt: float):
     tau = 1.0 / (2 * math.pi * cutoff)
     return 1.0 / (1.0 + tau / dt)
+
+
+def hold_groups(n: int) -> np.ndarray:
+    """Part index per point for the still-hold of OneEuroFilter (see its _parts)."""
+    if n != L.N_LANDMARKS:
+        return np.arange(n)
+    parts = np.zeros(n, dtype=np.int64)
+    parts[list(L.RIGHT_BROW + L.LEFT_BROW)] = 1
+    parts[list(L.LIPS + L.JAW)] = 2
+    for k, (upper, lower, iris, _) in enumerate(L.EYES.values()):
+        parts[list(L.around(upper + lower, 2) + iris)] = 3 + k
+    return parts
 
 
 class OneEuroFilter:
@@ -50,6 +62,7 @@ class OneEuroFilter:
         self._dx: np.ndarray | None = None
         self._shown: np.ndarray | None = None
         self._cutoffs: dict[int, np.ndarray | float] = {}
+        self._groups: dict[int, np.ndarray] = {}
 
     def _min_cutoff(self, n: int):
         """Per-point minimum cutoff for n points, built once per size (it is used every frame)."""
@@ -65,6 +78,13 @@ class OneEuroFilter:
         # The lids, the skin that folds with them, and the irises (saccades).
         c[list(L.around(L.EYELIDS, 2) + L.RIGHT_IRIS + L.LEFT_IRIS)] = self.options.lids_min_cutoff
         return c
+
+    def _parts(self, n: int) -> np.ndarray:
+        """Which part of the face each of n points belongs to (478 landmarks: the lips with the jaw,
+        each eye's lids with its iris, the brows, the rest); any other count: each point its own."""
+        if n not in self._groups:
+            self._groups[n] = hold_groups(n)
+        return self._groups[n]
 
     def reset(self) -> None:
         self._x = None
@@ -90,7 +110,12 @@ class OneEuroFilter:
         if self._shown is None:
             self._shown = self._x.copy()
         else:
-            moved = np.linalg.norm(self._x - self._shown, axis=1) >= o.still_threshold * self.scale
+            # A part moves as a whole: held point by point, a lip whose middle crossed the threshold
+            # before its sides did would show a kink, and the opening measured across it would flicker.
+            parts = self._parts(x.shape[0])
+            far = np.zeros(int(parts.max()) + 1)
+            np.maximum.at(far, parts, np.linalg.norm(self._x - self._shown, axis=1))
+            moved = far[parts] >= o.still_threshold * self.scale
             self._shown[moved] = self._x[moved]
         return self._shown.astype(np.float32)
 
