@@ -84,6 +84,34 @@ def test_head_pose_recovers_a_known_rotation():
     assert head_pose(p, 512, 512) == pytest.approx((12.0, -8.0, 5.0), abs=0.05)
 
 
+def test_gaze_is_compared_only_where_the_driver_s_eyes_are_open():
+    """A shut eye has no gaze: whatever iris the mesh reports under a shut lid is left out of the
+    gaze figures (and only of those)."""
+    from ugoku.eval.measure import SIGNALS, VideoMeasure
+    from ugoku.eval.suite import summarize
+
+    rng = np.random.default_rng(3)
+    t = 120
+    look = np.sin(np.linspace(0, 6, t)) * 0.1
+    shut = np.zeros(t, bool)
+    shut[20:35] = shut[70:90] = True
+    eyes = np.where(shut, 0.05, 0.3)
+    pts = np.zeros((t, 68, 2))
+    pts[:, 36:42, 0], pts[:, 42:48, 0] = 100.0, 160.0
+
+    def video(gaze):
+        sig = {k: rng.normal(0, 1, t) for k in SIGNALS}
+        sig.update(eye_right=eyes.copy(), eye_left=eyes.copy(), gaze_h=gaze, gaze_v=gaze)
+        return VideoMeasure(256, 256, np.ones(t, bool), pts, sig, {})
+
+    driver = video(look.copy())
+    result = video(np.where(shut, rng.normal(0, 0.3, t), look))     # the same gaze, noise under the lids
+    s = summarize("cross", result, driver, None, None)
+    assert s["gaze_h_corr"] == pytest.approx(1.0) and s["gaze_v_corr"] == pytest.approx(1.0)
+    assert s["gaze_h_mae"] == pytest.approx(0.0, abs=1e-12)
+    assert s["eye_right_corr"] == pytest.approx(1.0)                # the eyes themselves still count
+
+
 # ---- the judge on real pixels -------------------------------------------------------------------------
 
 

@@ -153,6 +153,9 @@ def _moments(n: int, k: int) -> tuple[int, ...]:
     return tuple(sorted({round(i * (n - 1) / max(1, k - 1)) for i in range(k)})) if n else ()
 
 
+GAZE_EYES_OPEN = 0.15    # the judge's eye aspect ratio below which an eye counts as shut (docs/metrics.md)
+
+
 def summarize(kind: str, res: VideoMeasure, drv: VideoMeasure, source_desc, driver_desc) -> dict:
     """Every per-case value of one system (see docs/metrics.md for the definitions)."""
     n = min(res.frames, drv.frames)
@@ -163,8 +166,12 @@ def summarize(kind: str, res: VideoMeasure, drv: VideoMeasure, source_desc, driv
     if kind == "cross":
         leak = M.identity_stats(list(res.descriptors.values()), driver_desc)
         out["csim_driver"] = leak["csim_mean"]
+    with np.errstate(invalid="ignore"):
+        eyes_open = np.minimum(drv.signals["eye_right"][:n], drv.signals["eye_left"][:n]) >= GAZE_EYES_OPEN
     for s in SIGNALS:
         a, b = res.signals[s][:n], drv.signals[s][:n]
+        if s.startswith("gaze_"):       # a shut eye has no gaze: the iris the mesh reports there is a guess
+            a, b = np.where(eyes_open, a, np.nan), np.where(eyes_open, b, np.nan)
         out[f"{s}_corr"] = M.pearson(a, b)
         out[f"{s}_mae"] = M.change_mae(a, b)
     out["eyes_corr"] = M.nanmean([out["eye_right_corr"], out["eye_left_corr"]])
