@@ -184,6 +184,26 @@ def test_a_quick_blink_survives_smoothing(astronaut_face):
     assert max(np.abs(o[still] - pts[still]).max() for o in out) < 1e-6
 
 
+@pytest.mark.parametrize("options, survives", [(SmoothOptions(), True),
+                                                (SmoothOptions(brows_min_cutoff=1.5), False)])
+def test_a_brow_accent_survives_smoothing(astronaut_face, options, survives):
+    """A small brow raise of 200 ms (a speaker's accent, a tenth of an eye width: up in two frames,
+    held two, down in two) reaches at least 70 % of its height through the filter; at the head's
+    1.5 Hz it would not."""
+    from ugoku.motion.controls import brow_offsets
+
+    pts = astronaut_face.landmarks.astype(np.float64)
+    frame = HeadFrame.of(pts)
+    ref = frame.normalise(pts)
+    up = frame.scale * (brow_offsets(ref, "right_eye") + brow_offsets(ref, "left_eye")) / 3   # 0.1 eye widths
+    brows = list(L.RIGHT_BROW + L.LEFT_BROW)
+    height = -up[brows, 1].mean()
+    f = OneEuroFilter(options, scale=frame.scale)
+    amounts = [0.0] * 10 + [0.5, 1.0, 1.0, 1.0, 0.5] + [0.0] * 10
+    rise = [-(f(pts + a * up, 1 / 30).astype(np.float64) - pts)[brows, 1].mean() / height for a in amounts]
+    assert (max(rise) >= 0.7) == survives, max(rise)
+
+
 def test_a_slowly_parting_mouth_keeps_its_shape_through_the_still_hold(astronaut_face):
     """Lips that part slowly in a lens (the middle moves most, the corners not at all) come out as
     the same lens, scaled: the still-hold moves the lips and jaw as one part. Held point by point,

@@ -30,6 +30,7 @@ class SmoothOptions:
     still_threshold: float = 0.01    # a part of the face none of whose points moved this far since last shown stays put
     mouth_min_cutoff: float = 8.0    # lips and jaw: a syllable opens and shuts the mouth in 3-4 frames
     lids_min_cutoff: float = 8.0     # eyelids and irises: a blink is over in 100-300 ms, a saccade sooner
+    brows_min_cutoff: float = 8.0    # brows and the skin beside them: a brow accent in speech lasts 200-300 ms
 
 
 def _alpha(cutoff, dt: float):
@@ -42,7 +43,7 @@ def hold_groups(n: int) -> np.ndarray:
     if n != L.N_LANDMARKS:
         return np.arange(n)
     parts = np.zeros(n, dtype=np.int64)
-    parts[list(L.RIGHT_BROW + L.LEFT_BROW)] = 1
+    parts[list(L.around(L.RIGHT_BROW + L.LEFT_BROW, 1))] = 1
     parts[list(L.LIPS + L.JAW)] = 2
     for k, (upper, lower, iris, _) in enumerate(L.EYES.values()):
         parts[list(L.around(upper + lower, 2) + iris)] = 3 + k
@@ -75,6 +76,7 @@ class OneEuroFilter:
             return self.options.min_cutoff
         c = np.full(n, self.options.min_cutoff)
         c[list(L.LIPS + L.JAW)] = self.options.mouth_min_cutoff
+        c[list(L.around(L.RIGHT_BROW + L.LEFT_BROW, 1))] = self.options.brows_min_cutoff
         # The lids, the skin that folds with them, and the irises (saccades).
         c[list(L.around(L.EYELIDS, 2) + L.RIGHT_IRIS + L.LEFT_IRIS)] = self.options.lids_min_cutoff
         return c
