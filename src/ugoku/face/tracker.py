@@ -20,7 +20,10 @@ class SmoothOptions:
     """One-Euro filter settings (Casiez et al. 2012), in face-size units per second.
 
     min_cutoff (Hz) sets how still a still face is; beta raises the cutoff with speed so that fast
-    motion does not lag. enabled=False passes landmarks through unchanged.
+    motion does not lag; the lips, lids and brows have their own, higher minimum cutoffs.
+    still_threshold (face sizes) is the still-hold: a part of the face (see hold_groups) stays where
+    it was last shown until one of its points has moved this far. enabled=False passes landmarks
+    through unchanged. Measure settings with tools/smoothing_tune.py.
     """
 
     enabled: bool = True
