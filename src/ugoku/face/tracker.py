@@ -21,16 +21,18 @@ class SmoothOptions:
 
     min_cutoff (Hz) sets how still a still face is; beta raises the cutoff with speed so that fast
     motion does not lag; the lips, lids and brows have their own, higher minimum cutoffs.
-    still_threshold (face sizes) is the still-hold: a part of the face (see hold_groups) stays where
-    it was last shown until one of its points has moved this far. enabled=False passes landmarks
-    through unchanged. Measure settings with tools/smoothing_tune.py.
+    still_threshold (face sizes) and still_speed (face sizes a second) are the still-hold: a part of
+    the face (see hold_groups) at rest stays where it was shown until its points have moved
+    still_threshold on average, then follows until they slow below still_speed. enabled=False
+    passes landmarks through unchanged. Measure settings with tools/smoothing_tune.py.
     """
 
     enabled: bool = True
     min_cutoff: float = 1.5
     beta: float = 2.0
     d_cutoff: float = 1.0
-    still_threshold: float = 0.01    # a part of the face none of whose points moved this far since last shown stays put
+    still_threshold: float = 0.01    # a part of the face at rest stays put until its points moved this far on average
+    still_speed: float = 0.05        # ... and, once moving, comes to rest when they slow below this (per second)
     mouth_min_cutoff: float = 8.0    # lips and jaw: a syllable opens and shuts the mouth in 3-4 frames
     lids_min_cutoff: float = 8.0     # eyelids and irises: a blink is over in 100-300 ms, a saccade sooner
     brows_min_cutoff: float = 8.0    # brows and the skin beside them: a brow accent in speech lasts 200-300 ms
@@ -67,6 +69,7 @@ class OneEuroFilter:
         self._shown: np.ndarray | None = None
         self._cutoffs: dict[int, np.ndarray | float] = {}
         self._groups: dict[int, np.ndarray] = {}
+        self._moving: np.ndarray | None = None
 
     def _min_cutoff(self, n: int):
         """Per-point minimum cutoff for n points, built once per size (it is used every frame)."""
@@ -95,6 +98,7 @@ class OneEuroFilter:
         self._x = None
         self._dx = None
         self._shown = None
+        self._moving = None
 
     def __call__(self, x: np.ndarray, dt: float) -> np.ndarray:
         o = self.options
@@ -105,23 +109,28 @@ class OneEuroFilter:
             self._x = x.copy()
             self._shown = x.copy()
             self._dx = np.zeros(x.shape[0])
+            self._moving = np.zeros(int(self._parts(x.shape[0]).max()) + 1, dtype=bool)
             return x.astype(np.float32)
         speed = np.linalg.norm(x - self._x, axis=1) / max(dt, 1e-6) / self.scale
         a_d = _alpha(o.d_cutoff, dt)
         self._dx = a_d * speed + (1 - a_d) * self._dx
         cutoff = self._min_cutoff(x.shape[0]) + o.beta * self._dx
         a = _alpha(cutoff, dt)[:, None]
+        before = self._x
         self._x = a * x + (1 - a) * self._x
-        if self._shown is None:
-            self._shown = self._x.copy()
-        else:
-            # A part moves as a whole: held point by point, a lip whose middle crossed the threshold
-            # before its sides did would show a kink, and the opening measured across it would flicker.
-            parts = self._parts(x.shape[0])
-            far = np.zeros(int(parts.max()) + 1)
-            np.maximum.at(far, parts, np.linalg.norm(self._x - self._shown, axis=1))
-            moved = far[parts] >= o.still_threshold * self.scale
-            self._shown[moved] = self._x[moved]
+        # The still-hold, part by part. A part at rest stays where it was shown until its points
+        # have moved still_threshold on average; from then on it follows the filter every frame
+        # until its points slow below still_speed, and rests there. Released in steps of the
+        # threshold, a slow motion would shake; held point by point, a lip whose middle moved
+        # before its sides showed a notch; and the mean, not the farthest point, decides, because
+        # the mesh settling on a still face moves single points by up to 0.015.
+        parts = self._parts(x.shape[0])
+        count = np.bincount(parts)
+        step = np.bincount(parts, np.linalg.norm(self._x - before, axis=1)) / count / self.scale
+        away = np.bincount(parts, np.linalg.norm(self._x - self._shown, axis=1)) / count / self.scale
+        self._moving = np.where(self._moving, step >= o.still_speed * dt, away >= o.still_threshold)
+        follow = self._moving[parts]
+        self._shown[follow] = self._x[follow]
         return self._shown.astype(np.float32)
 
 
