@@ -142,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
         data = [(v, *track(v, args.frames)) for v in args.videos]
     except UgokuError as e:
         raise SystemExit(str(e)) from None
+    for video, raw, _, _ in data:
+        if np.isfinite(raw).all(axis=(1, 2)).sum() < 3:
+            raise SystemExit(f"{video}: the tracker found a face in fewer than 3 frames; give a video of a face.")
     keys = ("mouth r", "eyes r", "brows r", "lag ms", "shake", "still")
     print("| setting | video | " + " | ".join(keys) + " |")
     print("| --- | --- |" + " --- |" * len(keys))
