@@ -28,6 +28,7 @@ import numpy as np
 from ugoku.errors import UgokuError
 from ugoku.eval import face68
 from ugoku.eval.measure import tracker_signals
+from ugoku.eval.metrics import pearson
 from ugoku.face import landmarks as L
 from ugoku.face.tracker import FaceTracker, OneEuroFilter, SmoothOptions
 from ugoku.io.video import VideoSource
@@ -71,13 +72,6 @@ def smooth(pts: np.ndarray, dt: float, options: SmoothOptions) -> np.ndarray:
     return out
 
 
-def _r(a: np.ndarray, b: np.ndarray) -> float:
-    m = np.isfinite(a) & np.isfinite(b)
-    if m.sum() < 3 or a[m].std() < 1e-9 or b[m].std() < 1e-9:
-        return float("nan")
-    return float(np.corrcoef(a[m], b[m])[0, 1])
-
-
 def lag_frames(x: np.ndarray, ref: np.ndarray, most: int = 5) -> float:
     """Shift s (frames, sub-frame) at which x[t] best matches ref[t - s]."""
     m = np.isfinite(x) & np.isfinite(ref)
@@ -95,6 +89,7 @@ def lag_frames(x: np.ndarray, ref: np.ndarray, most: int = 5) -> float:
 def figures(pts: np.ndarray, raw: np.ndarray, dt: float, judge: dict[str, np.ndarray]) -> dict[str, float]:
     ok = np.flatnonzero(np.isfinite(pts).all(axis=(1, 2)))
     ref = pts[ok[0]]
+    ref_rigid = HeadFrame.of(ref).normalise(ref)[_RIGID]
     sig = {k: np.full(len(pts), np.nan) for k in ("mouth", "eyes", "brows")}
     raw_mouth = np.full(len(pts), np.nan)
     norm = np.full((len(pts), L.N_LANDMARKS, 2), np.nan)
@@ -104,12 +99,12 @@ def figures(pts: np.ndarray, raw: np.ndarray, dt: float, judge: dict[str, np.nda
         raw_mouth[i] = tracker_signals(raw[i], ref)["mouth"]
         frame = HeadFrame.of(pts[i])
         p = frame.normalise(pts[i])
-        _, R, _ = procrustes(p[_RIGID], HeadFrame.of(ref).normalise(ref)[_RIGID], with_scale=False)
+        _, R, _ = procrustes(p[_RIGID], ref_rigid, with_scale=False)
         norm[i] = (p @ R.T)[:, :2]
     shake = np.linalg.norm(norm[2:] - 2 * norm[1:-1] + norm[:-2], axis=2).mean(1)
     still = np.all(pts[1:] == pts[:-1], axis=(1, 2))
-    return {"mouth r": _r(sig["mouth"], judge["mouth"]), "eyes r": _r(sig["eyes"], judge["eyes"]),
-            "brows r": _r(sig["brows"], judge["brows"]), "lag ms": 1000 * dt * lag_frames(sig["mouth"], raw_mouth),
+    return {"mouth r": pearson(sig["mouth"], judge["mouth"]), "eyes r": pearson(sig["eyes"], judge["eyes"]),
+            "brows r": pearson(sig["brows"], judge["brows"]), "lag ms": 1000 * dt * lag_frames(sig["mouth"], raw_mouth),
             "shake": float(np.nanmedian(shake)), "still": float(still.mean())}
 
 

@@ -6,6 +6,7 @@ the scale of x, smaller is nearer).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -43,16 +44,22 @@ def _alpha(cutoff, dt: float):
     return 1.0 / (1.0 + tau / dt)
 
 
-def hold_groups(n: int) -> np.ndarray:
-    """Part index per point for the still-hold of OneEuroFilter (see its _parts)."""
+@functools.cache
+def hold_groups(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(part index per point, points per part) for the still-hold of OneEuroFilter. 478 landmarks:
+    the rest, the brows with the skin beside them, the lips with the jaw, each eye's lids with its
+    iris; any other count: each point its own part. Read-only (shared between filters)."""
     if n != L.N_LANDMARKS:
-        return np.arange(n)
-    parts = np.zeros(n, dtype=np.int64)
-    parts[list(L.around(L.RIGHT_BROW + L.LEFT_BROW, 1))] = 1
-    parts[list(L.LIPS + L.JAW)] = 2
-    for k, (upper, lower, iris, _) in enumerate(L.EYES.values()):
-        parts[list(L.around(upper + lower, 2) + iris)] = 3 + k
-    return parts
+        parts = np.arange(n)
+    else:
+        parts = np.zeros(n, dtype=np.int64)
+        parts[list(L.around(L.RIGHT_BROW + L.LEFT_BROW, 1))] = 1
+        parts[list(L.LIPS + L.JAW)] = 2
+        for k, (upper, lower, iris, _) in enumerate(L.EYES.values()):
+            parts[list(L.around(upper + lower, 2) + iris)] = 3 + k
+    sizes = np.bincount(parts)
+    parts.flags.writeable = sizes.flags.writeable = False
+    return parts, sizes
 
 
 class OneEuroFilter:
@@ -68,7 +75,6 @@ class OneEuroFilter:
         self._dx: np.ndarray | None = None
         self._shown: np.ndarray | None = None
         self._cutoffs: dict[int, np.ndarray | float] = {}
-        self._groups: dict[int, np.ndarray] = {}
         self._moving: np.ndarray | None = None
 
     def _min_cutoff(self, n: int):
@@ -87,13 +93,6 @@ class OneEuroFilter:
         c[list(L.around(L.EYELIDS, 2) + L.RIGHT_IRIS + L.LEFT_IRIS)] = self.options.lids_min_cutoff
         return c
 
-    def _parts(self, n: int) -> np.ndarray:
-        """Which part of the face each of n points belongs to (478 landmarks: the lips with the jaw,
-        each eye's lids with its iris, the brows, the rest); any other count: each point its own."""
-        if n not in self._groups:
-            self._groups[n] = hold_groups(n)
-        return self._groups[n]
-
     def reset(self) -> None:
         self._x = None
         self._dx = None
@@ -109,7 +108,7 @@ class OneEuroFilter:
             self._x = x.copy()
             self._shown = x.copy()
             self._dx = np.zeros(x.shape[0])
-            self._moving = np.zeros(int(self._parts(x.shape[0]).max()) + 1, dtype=bool)
+            self._moving = np.zeros(len(hold_groups(x.shape[0])[1]), dtype=bool)
             return x.astype(np.float32)
         speed = np.linalg.norm(x - self._x, axis=1) / max(dt, 1e-6) / self.scale
         a_d = _alpha(o.d_cutoff, dt)
@@ -124,10 +123,9 @@ class OneEuroFilter:
         # threshold, a slow motion would shake; held point by point, a lip whose middle moved
         # before its sides showed a notch; and the mean, not the farthest point, decides, because
         # the mesh settling on a still face moves single points by up to 0.015.
-        parts = self._parts(x.shape[0])
-        count = np.bincount(parts)
-        step = np.bincount(parts, np.linalg.norm(self._x - before, axis=1)) / count / self.scale
-        away = np.bincount(parts, np.linalg.norm(self._x - self._shown, axis=1)) / count / self.scale
+        parts, sizes = hold_groups(x.shape[0])
+        step = np.bincount(parts, np.linalg.norm(self._x - before, axis=1)) / sizes / self.scale
+        away = np.bincount(parts, np.linalg.norm(self._x - self._shown, axis=1)) / sizes / self.scale
         self._moving = np.where(self._moving, step >= o.still_speed * dt, away >= o.still_threshold)
         follow = self._moving[parts]
         self._shown[follow] = self._x[follow]
