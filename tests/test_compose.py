@@ -381,3 +381,51 @@ def test_a_closed_eye_s_lash_line_is_one_unbroken_stroke(astronaut_face):
         darkest = np.array([gray[y - 3:y + 4, x].min() for x, y in zip(xs, ys)])[keep]
         skin = np.median([gray[y + 6:y + 10, x].mean() for x, y in zip(xs, ys)])
         assert darkest.max() < skin - 85, (darkest.max(), skin)
+
+
+def test_membrane_fill_meets_its_boundary_and_carries_no_structure_in():
+    """A plane of colour with a hole comes back exactly (a plane is the smoothest surface through its
+    own edge); a dark ring inside the hole is gone; known pixels are untouched."""
+    from ugoku.render.compose import membrane_fill
+
+    yy, xx = np.mgrid[0:40, 0:50].astype(np.float32)
+    plane = np.dstack([60 + 2 * xx, 200 - 3 * yy, 100 + xx + yy])
+    hole = np.zeros((40, 50), bool)
+    hole[8:30, 10:42] = True
+    damaged = plane.copy()
+    damaged[hole] = 0.0
+    damaged[15:22, 18:34] = 255.0                      # structure inside the hole
+    filled = membrane_fill(damaged, hole)
+    assert np.abs(filled - plane).max() < 1e-3
+    assert np.array_equal(filled[~hole], damaged[~hole])
+
+
+def test_a_shut_eye_in_a_shadowed_socket_shows_no_outline_of_the_open_eye():
+    """An eye whose crease and outline are dark lines (a painting's shadowed socket, the Mona Lisa):
+    the closed-lid patch replaces the lashes, the opening and the crease with lid skin in which no
+    line of that outline is left (before, the skin was mirrored from just above the lashes and the
+    crease line 0.25 eye widths up stayed: a ghost of the open eye)."""
+    import cv2
+
+    from ugoku.render.compose import closed_eye_patch
+
+    skin = np.array([205.0, 170, 120])
+    rng = np.random.default_rng(0)
+    canvas = skin + rng.normal(0, 2.0, (160, 200, 1))
+    width, cx, cy = 60.0, 100.0, 90.0
+    u = np.linspace(-1, 1, 9)
+    upper = np.c_[cx + u * width / 2, cy - 12 * (1 - u ** 2)]
+    lower = np.c_[cx + u * width / 2, cy + 7 * (1 - u ** 2)]
+    crease = np.c_[upper[:, 0], upper[:, 1] - 0.25 * width * (0.5 + 0.5 * (1 - u ** 2))]
+    dark = (70.0, 50.0, 30.0)
+    for line in (upper, lower, crease):
+        cv2.polylines(canvas, [np.round(line).astype(np.int32)], False, dark, 3, cv2.LINE_AA)
+    cv2.circle(canvas, (int(cx), int(cy - 2)), 9, dark, -1)          # the iris
+    canvas = np.clip(canvas, 0, 255).astype(np.uint8)
+    x0, y0, patch, lash = closed_eye_patch(canvas, upper, lower)
+    lum = patch.astype(float).mean(2)
+    skin_lum = skin.mean()
+    for line in (crease, upper):                      # the middle 70 % of each line, in patch pixels
+        for x, y in line[2:-2] - [x0, y0]:
+            assert lum[int(round(y)) - 2:int(round(y)) + 3, int(round(x))].min() > skin_lum - 25, (line is crease, x, y)
+    assert lash.mean() < 100                           # the photo's lash colour is still found

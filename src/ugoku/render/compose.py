@@ -13,10 +13,10 @@ warp drew it.
 
 `EyelidFill` does the same for the eyes: when a lid closes, the warp would stretch the thin band of
 lashes above the source's open eye down over the eye (dark streaks). It keeps a copy of the photo's
-eye regions in which that band and the opening are lid skin (mirrored from just above the lashes),
-samples it through the same dense map as the frame, and blends it in by how far each eye has closed,
-with a lash line drawn along the closing lid in the output (drawn in the photo and sampled through the
-squeezed lid, a thin line broke into dots).
+eye regions in which that band, the opening and the crease are lid skin (a smooth membrane over the
+colours around the eye, with the photo's grain), samples it through the same dense map as the frame,
+and blends it in by how far each eye has closed, with a lash line drawn along the closing lid in the
+output (drawn in the photo and sampled through the squeezed lid, a thin line broke into dots).
 
 Convention: images RGB uint8; points (478, 3) in source-crop pixels; `M_crop2canvas` (2, 3).
 The memory's sources, best first (design.md): the person's own interiors from a video of them (a
@@ -317,10 +317,54 @@ class EyelidOptions:
     full: float = 0.9
 
 
+def membrane_fill(image: np.ndarray, unknown: np.ndarray) -> np.ndarray:
+    """`image` (H, W, C) float with the `unknown` (H, W) bool pixels replaced by the smoothest surface
+    that meets the known pixels around them (Laplace's equation, solved exactly: a sparse system of
+    one equation per unknown pixel). Unlike a pyramid fill it takes on the boundary's colours right at
+    the boundary, so no seam shows, and it carries no structure inwards, so an eye's outline does not
+    survive inside it. Meant for small regions (an eye: a few thousand pixels)."""
+    import scipy.sparse as sp
+    import scipy.sparse.linalg as spl
+
+    out = np.array(image, np.float64, copy=True)
+    h, w = unknown.shape
+    ys, xs = np.nonzero(unknown)
+    n = len(ys)
+    if n == 0 or n == h * w:
+        return out.astype(image.dtype)
+    index = np.full((h, w), -1, np.int64)
+    index[ys, xs] = np.arange(n)
+    rows, cols = [], []
+    degree = np.zeros(n)
+    rhs = np.zeros((n, out.shape[2]))
+    for dy, dx in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+        ny, nx = ys + dy, xs + dx
+        inside = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)   # off the image: no neighbour there
+        i, ny, nx = np.flatnonzero(inside), ny[inside], nx[inside]
+        degree[i] += 1
+        j = index[ny, nx]
+        rows.append(i[j >= 0])
+        cols.append(j[j >= 0])
+        np.add.at(rhs, i[j < 0], out[ny[j < 0], nx[j < 0]])
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    A = sp.csc_matrix((np.r_[-np.ones(len(r)), degree], (np.r_[r, np.arange(n)], np.r_[c, np.arange(n)])), shape=(n, n))
+    solve = spl.factorized(A)
+    for ch in range(out.shape[2]):
+        out[ys, xs, ch] = solve(rhs[:, ch])
+    return out.astype(image.dtype)
+
+
 def closed_eye_patch(canvas: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> tuple[int, int, np.ndarray, np.ndarray] | None:
-    """(x0, y0, patch, lash): a region of `canvas` around one eye in which the lashes and the opening
-    are replaced by lid skin, and the colour (3,) of the photo's own lashes. upper, lower: lid chains
-    (K, 2) in canvas pixels, corner to corner. None when the eye is too small or off the canvas."""
+    """(x0, y0, patch, lash): a region of `canvas` around one eye in which the lashes, the opening
+    and the lid's crease are replaced by lid skin, and the colour (3,) of the photo's own lashes.
+    upper, lower: lid chains (K, 2) in canvas pixels, corner to corner. None when the eye is too small
+    or off the canvas.
+
+    The skin is a membrane (`membrane_fill`) over the region from 0.3 eye widths above the upper lid
+    (0.15 at the corners) to just below the lower lid, widened and feathered by 0.08 eye widths, with
+    a fine grain of the size of the photo's own. Taking the skin from one place instead (mirrored
+    from just above the lashes, as before) carried what lay there into the lid: a shadowed socket's
+    dark outline of the open eye (the Mona Lisa, s12) or a strand of hair (s0)."""
     h, w = canvas.shape[:2]
     width = float(np.linalg.norm(upper[0] - upper[-1]))
     if width < 6:
@@ -335,36 +379,30 @@ def closed_eye_patch(canvas: np.ndarray, upper: np.ndarray, lower: np.ndarray) -
     up, lo = upper - [x0, y0], lower - [x0, y0]
     n = len(up) - 1
     prof = np.sin(np.pi * np.arange(n + 1) / n)
-    lash = 0.2 * width * (0.6 + 0.4 * prof)                  # how far the lashes reach above the lid
-    top = up - np.c_[np.zeros(n + 1), lash]
-    bottom = lo + [0, 0.04 * width]
-    region = np.vstack([top, bottom[::-1]])
-    mask = np.zeros(patch.shape[:2], np.float32)
-    cv2.fillPoly(mask, [np.round(region * 16).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=4)
-    mask = cv2.GaussianBlur(mask, (0, 0), max(0.8, 0.02 * width))
-    # Skin: above the lid line each pixel shows the skin as far above the lash top (squeezed to stay
-    # clear of the brow); below it, the skin as far below the lower lid (the opening is hidden).
-    hh, ww = mask.shape
-    xs = np.arange(ww, dtype=np.float32)
-    ys = np.arange(hh, dtype=np.float32)[:, None]
-
-    def line_y(chain):
-        o = np.argsort(chain[:, 0])
-        return np.interp(xs, chain[o, 0], chain[o, 1]).astype(np.float32)
-
-    y_top, y_lid, y_bot = line_y(top), line_y(up), line_y(bottom)
-    from_above = np.minimum(ys, y_top - 0.45 * (ys - y_top) - 1.5)
-    from_below = np.maximum(ys, y_bot + 0.45 * (y_bot - ys) + 1.5)
-    map_y = np.where(ys <= y_lid, from_above, from_below).astype(np.float32)
-    map_x = np.broadcast_to(xs, (hh, ww)).astype(np.float32)
-    skin = cv2.remap(patch, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    skin = cv2.GaussianBlur(skin, (0, 0), max(0.6, 0.015 * width))
+    region = np.vstack([up - np.c_[np.zeros(n + 1), 0.3 * width * (0.5 + 0.5 * prof)], (lo + [0, 0.06 * width])[::-1]])
+    hard = np.zeros(patch.shape[:2], np.uint8)
+    cv2.fillPoly(hard, [np.round(region).astype(np.int32)], 1)
+    d = max(1, int(round(0.08 * width)))
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * d + 1, 2 * d + 1))
+    core = cv2.dilate(hard, disc)
+    zone = cv2.dilate(core, disc).astype(bool)
+    mask = np.maximum(cv2.GaussianBlur(core.astype(np.float32), (0, 0), d / 2.0), hard)
+    skin = membrane_fill(patch, zone)
+    # Grain: luminance noise (grey on a grey photo) as strong as the fine texture of the skin around.
+    fine = patch - cv2.GaussianBlur(patch, (0, 0), max(1.0, 0.05 * width))
+    spread = 1.5 * np.median(np.abs(fine[~zone]), axis=0) if (~zone).any() else np.ones(3, np.float32)
+    noise = cv2.GaussianBlur(np.random.default_rng(7).standard_normal(patch.shape[:2]).astype(np.float32), (0, 0), 0.7)
+    skin += 1.6 * noise[..., None] * spread[None, None, :]
     # A faint crease shadow towards the lid edge, as on a real closed lid.
-    near = np.clip(1 - np.abs(ys - y_lid) / (0.25 * width), 0, 1)
-    skin *= (1 - 0.08 * near)[..., None]
+    xs = np.arange(patch.shape[1], dtype=np.float32)
+    o = np.argsort(up[:, 0])
+    y_lid = np.interp(xs, up[o, 0], up[o, 1])
+    ys = np.arange(patch.shape[0], dtype=np.float32)[:, None]
+    skin *= (1 - 0.08 * np.clip(1 - np.abs(ys - y_lid) / (0.25 * width), 0, 1))[..., None]
     out = patch * (1 - mask[..., None]) + skin * mask[..., None]
     band = np.zeros(patch.shape[:2], np.uint8)
-    cv2.fillPoly(band, [np.round(region).astype(np.int32)], 1)
+    lash_top = up - np.c_[np.zeros(n + 1), 0.2 * width * (0.6 + 0.4 * prof)]
+    cv2.fillPoly(band, [np.round(np.vstack([lash_top, (lo + [0, 0.04 * width])[::-1]])).astype(np.int32)], 1)
     lash = np.percentile(patch[band > 0], 8, axis=0) if band.any() else np.zeros(3)
     return x0, y0, np.clip(out + 0.5, 0, 255).astype(np.uint8), lash.astype(np.float32)
 
