@@ -400,7 +400,8 @@ def test_membrane_fill_meets_its_boundary_and_carries_no_structure_in():
     assert np.array_equal(filled[~hole], damaged[~hole])
 
 
-def test_a_shut_eye_in_a_shadowed_socket_shows_no_outline_of_the_open_eye():
+@pytest.mark.parametrize("scale", [1.0, 2.5])                  # 2.5: a 150 px eye, filled on a smaller copy
+def test_a_shut_eye_in_a_shadowed_socket_shows_no_outline_of_the_open_eye(scale):
     """An eye whose crease and outline are dark lines (a painting's shadowed socket, the Mona Lisa):
     the closed-lid patch replaces the lashes, the opening and the crease with lid skin in which no
     line of that outline is left (before, the skin was mirrored from just above the lashes and the
@@ -411,21 +412,22 @@ def test_a_shut_eye_in_a_shadowed_socket_shows_no_outline_of_the_open_eye():
 
     skin = np.array([205.0, 170, 120])
     rng = np.random.default_rng(0)
-    canvas = skin + rng.normal(0, 2.0, (160, 200, 1))
-    width, cx, cy = 60.0, 100.0, 90.0
+    canvas = skin + rng.normal(0, 2.0, (int(160 * scale), int(200 * scale), 1))
+    width, cx, cy = 60.0 * scale, 100.0 * scale, 90.0 * scale
     u = np.linspace(-1, 1, 9)
-    upper = np.c_[cx + u * width / 2, cy - 12 * (1 - u ** 2)]
-    lower = np.c_[cx + u * width / 2, cy + 7 * (1 - u ** 2)]
+    upper = np.c_[cx + u * width / 2, cy - 12 * scale * (1 - u ** 2)]
+    lower = np.c_[cx + u * width / 2, cy + 7 * scale * (1 - u ** 2)]
     crease = np.c_[upper[:, 0], upper[:, 1] - 0.25 * width * (0.5 + 0.5 * (1 - u ** 2))]
     dark = (70.0, 50.0, 30.0)
     for line in (upper, lower, crease):
-        cv2.polylines(canvas, [np.round(line).astype(np.int32)], False, dark, 3, cv2.LINE_AA)
-    cv2.circle(canvas, (int(cx), int(cy - 2)), 9, dark, -1)          # the iris
+        cv2.polylines(canvas, [np.round(line).astype(np.int32)], False, dark, round(3 * scale), cv2.LINE_AA)
+    cv2.circle(canvas, (int(cx), int(cy - 2 * scale)), int(9 * scale), dark, -1)          # the iris
     canvas = np.clip(canvas, 0, 255).astype(np.uint8)
     x0, y0, patch, lash = closed_eye_patch(canvas, upper, lower)
     lum = patch.astype(float).mean(2)
     skin_lum = skin.mean()
-    for line in (crease, upper):                      # the middle 70 % of each line, in patch pixels
+    for line in (crease, upper):                      # the middle half of each line, in patch pixels
         for x, y in line[2:-2] - [x0, y0]:
-            assert lum[int(round(y)) - 2:int(round(y)) + 3, int(round(x))].min() > skin_lum - 25, (line is crease, x, y)
+            r = round(2 * scale)
+            assert lum[int(round(y)) - r:int(round(y)) + r + 1, int(round(x))].min() > skin_lum - 25, (line is crease, x, y)
     assert lash.mean() < 100                           # the photo's lash colour is still found
