@@ -84,6 +84,24 @@ def test_head_pose_recovers_a_known_rotation():
     assert head_pose(p, 512, 512) == pytest.approx((12.0, -8.0, 5.0), abs=0.05)
 
 
+def test_a_blink_is_not_a_brow_raise():
+    """The judge's brow height is measured from the eye corners, which a blink leaves in place: shutting
+    both eyes leaves it as it was, raising the brows by 3 px (an inter-ocular distance of 60) reads 0.05."""
+    from ugoku.eval.face68 import brow_raise
+
+    p = np.zeros((68, 2))
+    for first, cx in ((36, 100.0), (42, 160.0)):            # corner, upper lid (2), corner, lower lid (2)
+        p[first:first + 6] = [(cx - 15, 100), (cx - 5, 94), (cx + 5, 94), (cx + 15, 100), (cx + 5, 106), (cx - 5, 106)]
+    p[17:27] = np.c_[np.r_[np.linspace(85, 115, 5), np.linspace(145, 175, 5)], np.full(10, 80.0)]
+    rest = brow_raise(p)
+    shut = p.copy()
+    shut[[37, 38, 43, 44], 1] = 106.0                       # the upper lids down on the lower ones
+    assert brow_raise(shut) == pytest.approx(rest, abs=1e-9)
+    raised = p.copy()
+    raised[17:27, 1] -= 3.0
+    assert brow_raise(raised) - rest == pytest.approx(3.0 / 60.0, abs=1e-9)
+
+
 def test_gaze_is_compared_only_where_the_driver_s_eyes_are_open():
     """A shut eye has no gaze: whatever iris the mesh reports under a shut lid is left out of the
     gaze figures (and only of those)."""

@@ -139,8 +139,10 @@ def eye_aspect(p: np.ndarray, eye: tuple[int, ...]) -> float:
 
 
 def brow_raise(p: np.ndarray) -> float:
-    """Height of both brows above their eye centres, along the face's up direction, in inter-ocular units."""
-    rc, lc = p[list(RIGHT_EYE)].mean(0), p[list(LEFT_EYE)].mean(0)
+    """Height of both brows above the middle of their eye's corners (36, 39; 42, 45), along the face's
+    up direction, in inter-ocular units. Not above the eye centres: the mean of an eye's six points
+    drops when the upper lid does, and every blink read as a brow raise of about 0.05."""
+    rc, lc = p[[36, 39]].mean(0), p[[42, 45]].mean(0)
     across = (lc - rc) / np.linalg.norm(lc - rc)
     up = np.array([across[1], -across[0]])         # perpendicular, pointing up the face (image y is down)
     h = [((p[list(brow)] - c) @ up).mean() for brow, c in ((RIGHT_BROW, rc), (LEFT_BROW, lc))]
