@@ -322,7 +322,8 @@ def membrane_fill(image: np.ndarray, unknown: np.ndarray) -> np.ndarray:
     that meets the known pixels around them (Laplace's equation, solved exactly: a sparse system of
     one equation per unknown pixel). Unlike a pyramid fill it takes on the boundary's colours right at
     the boundary, so no seam shows, and it carries no structure inwards, so an eye's outline does not
-    survive inside it. Meant for small regions (an eye: a few thousand pixels)."""
+    survive inside it. Meant for small regions (an eye: a few thousand pixels). With nothing known
+    (or nothing unknown) the image comes back as it was."""
     import scipy.sparse as sp
     import scipy.sparse.linalg as spl
 
@@ -362,8 +363,8 @@ def closed_eye_patch(canvas: np.ndarray, upper: np.ndarray, lower: np.ndarray) -
 
     The skin is a membrane (`membrane_fill`) over the region from 0.3 eye widths above the upper lid
     (0.15 at the corners) to just below the lower lid, widened and feathered by 0.08 eye widths, with
-    a fine grain of the size of the photo's own (solved on a copy at most 80 px an eye wide: about
-    0.1 s once per photo, whatever its size). Taking the skin from one place instead (mirrored
+    a fine grain of the size of the photo's own (solved on a copy at most 80 px an eye wide: under
+    0.1 s an eye, once per photo, whatever its size). Taking the skin from one place instead (mirrored
     from just above the lashes, as before) carried what lay there into the lid: a shadowed socket's
     dark outline of the open eye (the Mona Lisa, s12) or a strand of hair (s0)."""
     h, w = canvas.shape[:2]
