@@ -361,8 +361,11 @@ def closed_eye_patch(canvas: np.ndarray, upper: np.ndarray, lower: np.ndarray) -
     upper, lower: lid chains (K, 2) in canvas pixels, corner to corner. None when the eye is too small
     or off the canvas.
 
-    The skin is a membrane (`membrane_fill`) over the region from 0.3 eye widths above the upper lid
-    (0.15 at the corners) to just below the lower lid, widened and feathered by 0.08 eye widths, with
+    The skin is a membrane (`membrane_fill`) over the region from 0.25 eye widths above the upper lid
+    (0.125 at the corners) to just below the lower lid, widened and feathered by 0.08 eye widths, taking
+    the colour of the brighter half of the skin around it wherever something darker lies at its edge
+    (a brow close above the eye, a crease, hair: at 0.3 and with the edge as it was, the astronaut's
+    brows turned her shut lids grey), with
     a fine grain of the size of the photo's own (solved on a copy at most 80 px an eye wide: under
     0.1 s an eye, once per photo, whatever its size). Taking the skin from one place instead (mirrored
     from just above the lashes, as before) carried what lay there into the lid: a shadowed socket's
@@ -381,7 +384,7 @@ def closed_eye_patch(canvas: np.ndarray, upper: np.ndarray, lower: np.ndarray) -
     up, lo = upper - [x0, y0], lower - [x0, y0]
     n = len(up) - 1
     prof = np.sin(np.pi * np.arange(n + 1) / n)
-    region = np.vstack([up - np.c_[np.zeros(n + 1), 0.3 * width * (0.5 + 0.5 * prof)], (lo + [0, 0.06 * width])[::-1]])
+    region = np.vstack([up - np.c_[np.zeros(n + 1), 0.25 * width * (0.5 + 0.5 * prof)], (lo + [0, 0.06 * width])[::-1]])
     hard = np.zeros(patch.shape[:2], np.uint8)
     cv2.fillPoly(hard, [np.round(region).astype(np.int32)], 1)
     d = max(1, int(round(0.08 * width)))
@@ -389,14 +392,23 @@ def closed_eye_patch(canvas: np.ndarray, upper: np.ndarray, lower: np.ndarray) -
     core = cv2.dilate(hard, disc)
     zone = cv2.dilate(core, disc).astype(bool)
     mask = np.maximum(cv2.GaussianBlur(core.astype(np.float32), (0, 0), d / 2.0), hard)
+    # The lid is skin: around the fill, what is darker than the brighter half of the skin there (a
+    # brow, a crease, hair, a shadowed socket) is taken as that skin's colour.
+    ring = cv2.dilate(zone.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool) & ~zone
+    given = patch
+    if ring.any():
+        lum = patch.mean(2)
+        bright = ring & (lum >= np.median(lum[ring]))
+        tone = np.median(patch[bright], axis=0)
+        given = np.where((lum < tone.mean())[..., None], tone, patch).astype(np.float32)
     f = min(1.0, 80.0 / width)                    # the fill is smooth: solve it at most 80 px an eye wide
     if f < 1.0:
         size = (max(2, round(patch.shape[1] * f)), max(2, round(patch.shape[0] * f)))
-        small = membrane_fill(cv2.resize(patch, size, interpolation=cv2.INTER_AREA),
+        small = membrane_fill(cv2.resize(given, size, interpolation=cv2.INTER_AREA),
                               cv2.resize(zone.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0)
         skin = np.where(zone[..., None], cv2.resize(small, patch.shape[1::-1], interpolation=cv2.INTER_LINEAR), patch)
     else:
-        skin = membrane_fill(patch, zone)
+        skin = membrane_fill(given, zone)
     # Grain: luminance noise (grey on a grey photo) as strong as the fine texture of the skin around.
     fine = patch - cv2.GaussianBlur(patch, (0, 0), max(1.0, 0.05 * width))
     spread = 1.5 * np.median(np.abs(fine[~zone]), axis=0) if (~zone).any() else np.ones(3, np.float32)
