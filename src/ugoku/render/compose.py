@@ -362,14 +362,14 @@ def closed_eye_patch(canvas: np.ndarray, upper: np.ndarray, lower: np.ndarray) -
     or off the canvas.
 
     The skin is a membrane (`membrane_fill`) over the region from 0.25 eye widths above the upper lid
-    (0.125 at the corners) to just below the lower lid, widened and feathered by 0.08 eye widths, taking
-    the colour of the brighter half of the skin around it wherever something darker lies at its edge
-    (a brow close above the eye, a crease, hair: at 0.3 and with the edge as it was, the astronaut's
-    brows turned her shut lids grey), with
-    a fine grain of the size of the photo's own (solved on a copy at most 80 px an eye wide: under
-    0.1 s an eye, once per photo, whatever its size). Taking the skin from one place instead (mirrored
-    from just above the lashes, as before) carried what lay there into the lid: a shadowed socket's
-    dark outline of the open eye (the Mona Lisa, s12) or a strand of hair (s0)."""
+    (0.125 at the corners) to just below the lower lid, widened and feathered by 0.08 eye widths, with
+    a fine grain of the size of the photo's own. Wherever something darker than the brighter half of
+    the skin around it lies at its edge (a brow close above the eye, a crease, hair), the membrane
+    takes that skin's colour there: at 0.3 and with the edge as it was, the astronaut's brows turned
+    her shut lids grey. It is solved on a copy at most 80 px an eye wide: under 0.1 s an eye, once
+    per photo, whatever its size. Taking the skin from one place instead (mirrored from just above
+    the lashes, as before) carried what lay there into the lid: a shadowed socket's dark outline of
+    the open eye (the Mona Lisa, s12) or a strand of hair (s0)."""
     h, w = canvas.shape[:2]
     width = float(np.linalg.norm(upper[0] - upper[-1]))
     if width < 6:
@@ -406,9 +406,10 @@ def closed_eye_patch(canvas: np.ndarray, upper: np.ndarray, lower: np.ndarray) -
         size = (max(2, round(patch.shape[1] * f)), max(2, round(patch.shape[0] * f)))
         small = membrane_fill(cv2.resize(given, size, interpolation=cv2.INTER_AREA),
                               cv2.resize(zone.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0)
-        skin = np.where(zone[..., None], cv2.resize(small, patch.shape[1::-1], interpolation=cv2.INTER_LINEAR), patch)
+        fill = cv2.resize(small, patch.shape[1::-1], interpolation=cv2.INTER_LINEAR)
     else:
-        skin = membrane_fill(given, zone)
+        fill = membrane_fill(given, zone)
+    skin = np.where(zone[..., None], fill, patch)   # outside the fill, the photo as it is (not `given`)
     # Grain: luminance noise (grey on a grey photo) as strong as the fine texture of the skin around.
     fine = patch - cv2.GaussianBlur(patch, (0, 0), max(1.0, 0.05 * width))
     spread = 1.5 * np.median(np.abs(fine[~zone]), axis=0) if (~zone).any() else np.ones(3, np.float32)
