@@ -431,3 +431,94 @@ def test_a_shut_eye_in_a_shadowed_socket_shows_no_outline_of_the_open_eye(scale)
             r = round(2 * scale)
             assert lum[int(round(y)) - r:int(round(y)) + r + 1, int(round(x))].min() > skin_lum - 25, (line is crease, x, y)
     assert lash.mean() < 100                           # the photo's lash colour is still found
+
+
+def _outlined_photo(crop, pts, grain, seed=5):
+    """The crop made smooth (a 4 px blur), drawn over with dark outlines away from the mouth (as a
+    cartoon's or an engraving's lines), and given white grain of `grain` grey levels."""
+    import cv2
+
+    smooth = cv2.GaussianBlur(crop.astype(np.float32), (0, 0), 4.0)
+    mx0, my0 = pts[list(L.LIPS), :2].min(0) - 12
+    mx1, my1 = pts[list(L.LIPS), :2].max(0) + 12
+    for k in range(14):
+        y = int(150 + 17 * k)
+        if not my0 - 2 <= y <= my1 + 2:
+            cv2.line(smooth, (140, y), (370, y + 9), (40, 30, 30), 2)
+    for x in range(150, 370, 23):
+        cv2.line(smooth, (x, 120), (x + 6, int(my0) - 4), (40, 30, 30), 1)
+    noise = np.random.default_rng(seed).normal(0.0, grain, crop.shape[:2])[..., None]
+    return np.clip(smooth + noise + 0.5, 0, 255).astype(np.uint8)
+
+
+def _fine_spread(img, mask):
+    """Standard deviation of an image's detail finer than a 1.5 px blur, over `mask` (the test's own
+    measure, written apart from the code under test)."""
+    import cv2
+
+    lum = img.astype(np.float32).mean(2)
+    return float((lum - cv2.GaussianBlur(lum, (0, 0), 1.5))[mask].std())
+
+
+@pytest.mark.parametrize("sample", [None, "smooth", "grainy"])
+def test_the_mouth_interior_takes_the_photo_s_grain_not_its_outlines(closed_mouth_face, sample):
+    """A smooth photo with dark outlines and a grain of 2 grey levels: the interior painted into its
+    opened mouth is as grainy as the photo's skin (measured in the dark cavity, away from the teeth),
+    both drawn and from a smooth driver sample. A driver sample that brings grain of its own (6 levels)
+    gets none added on top. Before, the grain was the plain standard deviation of the face's fine
+    detail, which took the outlines for grain (about 3 times too much)."""
+    import cv2
+
+    from ugoku.motion.mouth import MouthSample
+
+    crop, pts = closed_mouth_face
+    photo = _outlined_photo(crop, pts.astype(np.float64), 2.0)
+    noise = np.random.default_rng(5).normal(0.0, 2.0, crop.shape[:2])
+    reference = float((noise - cv2.GaussianBlur(noise, (0, 0), 1.5)).std())
+    p = opened(pts, 0.45)
+    s = None
+    if sample is not None:
+        s = _driver_mouth(False)                  # the dark cavity at the top, teeth at the bottom
+        if sample == "grainy":
+            grit = np.random.default_rng(9).normal(0.0, 6.0, s.patch.shape[:2])[..., None]
+            s = MouthSample(np.clip(s.patch + grit, 0, 255).astype(np.uint8), s.loop, s.lip, s.skin)
+    mouth = MouthInterior(photo, pts, I2)
+    out = mouth(photo.copy(), p, s)
+    inner, top, _ = mouth_halves(photo.shape[:2], p)
+    dark = cv2.GaussianBlur(out.astype(np.float32).mean(2), (0, 0), 2.0) < 80
+    cavity = inner & cv2.erode(dark.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+    if sample is not None:
+        cavity &= top
+    assert cavity.sum() > 150
+    spread = _fine_spread(out, cavity)
+    if sample == "grainy":
+        mouth.grain = 0.0                          # the same interior with nothing added
+        bare = _fine_spread(mouth(photo.copy(), p, s), cavity)
+        assert spread < 1.1 * bare
+    else:
+        assert 0.6 * reference < spread < 1.5 * reference
+
+
+def test_in_a_pasted_back_photo_the_interior_takes_the_grain_of_the_photo_not_of_the_crop(closed_mouth_face):
+    """Paste-back paints on the original photo, here 3 times the crop's size with a grain of 3 levels
+    at its own pixels; the 512 px crop made from it averages that grain down to about 1. The interior
+    takes the photo's."""
+    import cv2
+
+    crop, pts = closed_mouth_face
+    k = 3.0
+    smooth = cv2.GaussianBlur(crop.astype(np.float32), (0, 0), 3.0)
+    noise = np.random.default_rng(4).normal(0.0, 3.0, (int(512 * k), int(512 * k)))
+    big = np.clip(cv2.resize(smooth, None, fx=k, fy=k, interpolation=cv2.INTER_CUBIC) + noise[..., None] + 0.5,
+                  0, 255).astype(np.uint8)
+    small = cv2.resize(big, (512, 512), interpolation=cv2.INTER_AREA)
+    reference = float((noise - cv2.GaussianBlur(noise, (0, 0), 1.5)).std())
+    p = opened(pts, 0.45)
+    out = MouthInterior(small, pts, np.array([[k, 0, 0], [0, k, 0]]), canvas=big)(big.copy(), p)
+    loop = p[list(L.inner_mouth_loop()), :2] * k
+    inner = np.zeros(big.shape[:2], np.uint8)
+    cv2.fillPoly(inner, [np.round(loop).astype(np.int32)], 1)
+    dark = cv2.GaussianBlur(out.astype(np.float32).mean(2), (0, 0), 4.0) < 80
+    cavity = cv2.erode(inner & dark.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool)
+    assert cavity.sum() > 1000
+    assert 0.6 * reference < _fine_spread(out, cavity) < 1.5 * reference

@@ -202,7 +202,8 @@ class Composer:
     def __init__(self, face: SourceFace, renderer: Renderer, options: AnimateOptions):
         self.renderer = renderer
         self.eyelids = EyelidFill(renderer.canvas, face.landmarks, renderer.M_crop2canvas, options.eyelids)
-        self.mouth = MouthInterior(face.crop, face.landmarks, renderer.M_crop2canvas, options.mouth, face.memory)
+        self.mouth = MouthInterior(face.crop, face.landmarks, renderer.M_crop2canvas, options.mouth, face.memory,
+                                   canvas=renderer.canvas)
 
     def __call__(self, target, mouth_sample: MouthSample | None = None) -> np.ndarray:
         r = self.renderer

@@ -7,7 +7,8 @@ is the driver's interior mapped into the target's inner-lip loop and brought to 
 Otherwise it is drawn: a dark cavity coloured from the source's own lips, upper teeth (ivory, a little
 brighter than the photo's bright skin, with faint gaps between them) that fill most of a small opening
 as in speech, a thinner row of lower teeth, a tongue tone low in a wide-open mouth, and a fixed grain
-matching the photo's. Either is blended in by how much further the mouth opens than the source's,
+as strong as the photo's on its flat skin (`photo_grain`; the image painted over, so the original
+photo in paste-back). Either is blended in by how much further the mouth opens than the source's,
 with a feathered edge on the inner lip line, so a closed or barely open mouth is left exactly as the
 warp drew it.
 
@@ -71,30 +72,75 @@ def _mouth_width(points: np.ndarray) -> float:
     return float(np.linalg.norm(points[a, :2] - points[b, :2]))
 
 
+FINE_SIGMA = 1.5     # pixels: the blur whose residue is a photo's fine detail (its grain)
+
+
+def fine_detail(gray: np.ndarray) -> np.ndarray:
+    """A greyscale image's fine detail: itself minus a blur of FINE_SIGMA pixels."""
+    g = np.asarray(gray, np.float32)
+    return g - cv2.GaussianBlur(g, (0, 0), FINE_SIGMA)
+
+
+def photo_grain(gray: np.ndarray, mask: np.ndarray) -> float:
+    """How grainy a photo (grey levels 0-255) is over `mask` (bool, its shape): the robust spread
+    (1.4826 times the median absolute value, the standard deviation for Gaussian noise) of its
+    `fine_detail`, over the flatter half of the mask (where the gradient of a 2 px blur is below its
+    median there), so that edges (lids, brows, lip lines, a moustache's strands, a cartoon's outlines)
+    do not count as grain. The plain standard deviation over a face read them as grain: 6.2 grey
+    levels on a smooth 3D cartoon whose flat skin varies by 0.3-0.7. Clipped pixels (0-2 or 253-255)
+    are left out: they are flat because they are clipped (blown-out teeth). 0.0 where nothing is left."""
+    g = np.asarray(gray, np.float32)
+    return _flat_spread(g, mask & (g > 2.0) & (g < 253.0))
+
+
+def _flat_spread(g: np.ndarray, mask: np.ndarray) -> float:
+    if not mask.any():
+        return 0.0
+    b = cv2.GaussianBlur(g, (0, 0), 2.0)
+    slope = np.hypot(cv2.Sobel(b, cv2.CV_32F, 1, 0), cv2.Sobel(b, cv2.CV_32F, 0, 1))
+    flat = mask & (slope <= np.median(slope[mask]))
+    return float(1.4826 * np.median(np.abs(fine_detail(g)[flat])))
+
+
+def unit_grain(shape: tuple[int, int], seed: int = 7) -> np.ndarray:
+    """(H, W) float32 noise, fixed for a seed, a little correlated between neighbours (a 0.7 px blur, as
+    a photo's grain is after demosaicing and compression), scaled so that `photo_grain` reads 1 on it:
+    times a photo's `photo_grain`, it is as grainy as the photo, measured alike."""
+    n = cv2.GaussianBlur(np.random.default_rng(seed).standard_normal(shape).astype(np.float32), (0, 0), 0.7)
+    return n / max(_flat_spread(n, np.ones(shape, bool)), 1e-6)
+
+
+def face_skin(shape: tuple[int, int], points: np.ndarray) -> np.ndarray:
+    """(H, W) bool: the face oval of `points` (pixels of an image of `shape`) less the lips."""
+    lips = np.zeros(shape, np.uint8)
+    cv2.fillPoly(lips, [np.round(points[list(L.LIPS_OUTER_UPPER + tuple(reversed(L.LIPS_OUTER_LOWER))), :2]).astype(np.int32)], 1)
+    face = np.zeros(shape, np.uint8)
+    cv2.fillPoly(face, [np.round(points[list(L.FACE_OVAL), :2]).astype(np.int32)], 1)
+    return face.astype(bool) & ~lips.astype(bool)
+
+
 def source_palette(crop: np.ndarray, points: np.ndarray) -> dict:
-    """Colours and grain of the source: mean lip colour, a bright skin tone, a greyscale flag, and the
-    standard deviation of the photo's fine texture on the face."""
+    """Colours of the source: mean lip colour, a bright skin tone, and a greyscale flag."""
     h, w = crop.shape[:2]
     lips = np.zeros((h, w), np.uint8)
     cv2.fillPoly(lips, [np.round(points[list(L.LIPS_OUTER_UPPER + tuple(reversed(L.LIPS_OUTER_LOWER))), :2]).astype(np.int32)], 1)
     cv2.fillPoly(lips, [np.round(points[list(L.inner_mouth_loop()), :2]).astype(np.int32)], 0)
-    face = np.zeros((h, w), np.uint8)
-    cv2.fillPoly(face, [np.round(points[list(L.FACE_OVAL), :2]).astype(np.int32)], 1)
-    skin_mask = face.astype(bool) & ~lips.astype(bool)
+    skin_mask = face_skin((h, w), points)
     f = crop.astype(np.float32)
     lip = f[lips.astype(bool)].mean(0) if lips.any() else np.array([150.0, 80, 80])
     skin = np.percentile(f[skin_mask], 90, axis=0) if skin_mask.any() else np.array([220.0, 200, 190])
     grey = bool(np.abs(f[skin_mask] - f[skin_mask].mean(1, keepdims=True)).mean() < 2.0) if skin_mask.any() else False
-    fine = f.mean(2) - cv2.GaussianBlur(f.mean(2), (0, 0), 1.5)
-    grain = float(fine[skin_mask].std()) if skin_mask.any() else 2.0
-    return {"lip": lip, "skin": skin, "grey": grey, "grain": min(grain, 12.0)}
+    return {"lip": lip, "skin": skin, "grey": grey}
 
 
 class MouthInterior:
-    """Paints the mouth interior on rendered frames of one source (see the module docstring)."""
+    """Paints the mouth interior on rendered frames of one source (see the module docstring).
+    `canvas`: the image the frames are made of (the original photo in paste-back), whose grain the
+    interior takes; the crop when not given."""
 
     def __init__(self, crop: np.ndarray, source_points: np.ndarray, M_crop2canvas: np.ndarray,
-                 options: MouthOptions = MouthOptions(), bank: MouthBank | None = None):
+                 options: MouthOptions = MouthOptions(), bank: MouthBank | None = None,
+                 canvas: np.ndarray | None = None):
         self.options = options
         self.bank = bank if bank is not None and len(bank) else None
         self._picked: int | None = None          # the bank sample shown in the last frame
@@ -111,10 +157,16 @@ class MouthInterior:
         # Teeth a little brighter than the photo's bright skin, ivory rather than skin-coloured.
         bright = min(1.05 * float(skin.mean()), 240.0)
         self.teeth = np.full(3, bright) if pal["grey"] else np.clip(bright * np.array([1.0, 0.96, 0.86]), 0, 255)
-        self.grain = pal["grain"]
+        # The grain of the image painted over (the original photo in paste-back), around the face.
+        base = crop if canvas is None else canvas
+        on_base = pts[:, :2] @ self.M[:, :2].T + self.M[:, 2] if canvas is not None else pts[:, :2]
+        bx0, by0 = np.maximum(np.floor(on_base.min(0)).astype(int) - 4, 0)
+        bx1, by1 = np.minimum(np.ceil(on_base.max(0)).astype(int) + 5, base.shape[1::-1])
+        box = np.asarray(base[by0:by1, bx0:bx1], np.float32)
+        self.grain = photo_grain(box.mean(2), face_skin(box.shape[:2], on_base - [bx0, by0])) if box.size else 0.0
         self.grey = pal["grey"]
         self.lab_lip, self.lab_skin = (_lab(c) for c in mouth_palette(crop, pts))
-        self._noise = np.random.default_rng(7).normal(0.0, 1.0, (256, 256)).astype(np.float32)
+        self._noise = unit_grain((256, 256))
 
     def strength(self, target_points: np.ndarray) -> float:
         o = self.options
@@ -183,7 +235,8 @@ class MouthInterior:
         the upper and lower inner lip at that place (a share of the gap); the sample's pixel at the same
         two shares is taken. Colour, in Lab: lightness scaled by the photo's skin over the sample's; chroma
         scaled by the ratio of the two lips' and coloured pixels moved from the sample's lip hue to the
-        photo's (none for a greyscale photo); and the photo's grain."""
+        photo's (none for a greyscale photo); and as much grain as it lacks of the photo's (`photo_grain`,
+        measured alike on both)."""
         hh, ww = shape
         ys, xs = np.mgrid[0:hh, 0:ww].astype(np.float64)
         s, t = _mouth_shares(local, xs, ys)
@@ -193,7 +246,11 @@ class MouthInterior:
                         borderMode=cv2.BORDER_REPLICATE)
         lab = cv2.cvtColor(img.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
         d_lip, d_skin = _lab(sample.lip), _lab(sample.skin)
-        lab[..., 0] = np.clip(lab[..., 0] * np.clip(self.lab_skin[0] / max(d_skin[0], 1.0), 0.5, 2.0), 0, 100)
+        lightness = float(np.clip(self.lab_skin[0] / max(d_skin[0], 1.0), 0.5, 2.0))
+        lab[..., 0] = np.clip(lab[..., 0] * lightness, 0, 100)
+        # The sample brings grain of its own (less where it was enlarged); measured before its colours
+        # change, where clipping still shows as 255, and scaled with its lightness.
+        own = lightness * photo_grain(img.astype(np.float32).mean(2), (s >= 0) & (s <= 1) & (t >= 0) & (t <= 1))
         if self.grey:
             lab[..., 1:] = 0.0
         else:
@@ -205,7 +262,7 @@ class MouthInterior:
             w = np.clip(np.linalg.norm(ab, axis=2, keepdims=True) / c_d, 0.0, 1.0)
             lab[..., 1:] = ab * k + (self.lab_lip[1:] - d_lip[1:] * k) * w
         out = cv2.cvtColor(lab, cv2.COLOR_Lab2RGB) * 255.0
-        return out + (self._grain_field(hh, ww) * self.grain)[..., None]
+        return out + (self._grain_field(hh, ww) * np.sqrt(max(self.grain ** 2 - own ** 2, 0.0)))[..., None]
 
     def _interior(self, local: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         """The cavity, the upper teeth and the tongue inside the inner-lip loop (ROI coordinates)."""
