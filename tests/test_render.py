@@ -140,3 +140,27 @@ def test_face_at_the_photo_border_renders(astronaut_rgb):
     out = r.render(target)
     assert out.shape == cut.shape
     assert np.array_equal(out[:, -3:], cut[:, -3:])
+
+
+@pytest.mark.parametrize("layers", [False, True])
+def test_a_squeezed_band_of_fine_stripes_renders_as_their_average_not_as_aliasing(astronaut_face, layers):
+    """A map that squeezes a band of the photo fourfold (as the skin under a lower lip pushed down by
+    the jaw is): the photo there is 1 px black and white stripes, which the output can only show as
+    their mean grey. Sampling every fourth row showed only the white rows instead (or moire at other
+    factors); the renderer samples a blurred copy where the map squeezes (with and without the person layer)."""
+    stripes = np.zeros((512, 512, 3), np.uint8)
+    stripes[::2] = 255
+    matte = np.ones((512, 512), np.float32) if layers else None
+    r = Renderer(astronaut_face.landmarks, 512, stripes, IDENTITY_M, matte=matte)
+    g = r.identity.copy()
+    rows = slice(110, 140)                        # grid rows: crop y 220-280, across the face
+    g[rows, :, 1] = 250.0 + 4.0 * (g[rows, :, 1] - 250.0)
+    out = r.render_map(g).astype(np.float64)
+    band = out[232:268, 200:312].mean(2)          # inside the squeezed band (a margin from its ends)
+    assert abs(band.mean() - 127.5) < 20
+    assert band.std() < 20
+    plain = Renderer(astronaut_face.landmarks, 512, stripes, IDENTITY_M, RenderOptions(antialias=False), matte=matte)
+    before = plain.render_map(g)[232:268, 200:312].mean(2)
+    assert abs(before.mean() - 127.5) > 60 or before.std() > 60             # what it looked like
+    # Where the map is the identity, nothing changes.
+    assert np.array_equal(r.render_map(r.identity.copy()), stripes)
