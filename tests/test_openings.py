@@ -148,3 +148,33 @@ def test_cli_refuses_a_bad_opening(capsys, tmp_path, astronaut_png):
         err = capsys.readouterr().err.strip().splitlines()[-1]
         assert flag in err and value in err and "Traceback" not in err
     assert not list(tmp_path.iterdir())
+
+
+def _still_motion(expr):
+    from ugoku.motion.pose import MotionFrame
+
+    return MotionFrame(rotation=np.eye(3), scale=1.0, translation=np.zeros(3), expression=expr,
+                       eyes=np.ones(2), gaze=np.zeros((2, 2)), mouth=0.0)
+
+
+def test_a_lower_lip_rolled_down_over_the_chin_does_not_fold_the_skin_under_it(astronaut_face):
+    """A driver whose lower lip rolls down (a pout, a tongue out) moves the lip's landmarks 0.15 face
+    units down and the chin's not at all: the lip's outer edge passed the landmarks 1-2 px under it,
+    and the skin between folded into a hard dark line. The skin under the lip keeps at least half its
+    rest height, pushed down in turn below it. (A still driver still returns the photo: see
+    test_a_still_driver_still_returns_the_photo_with_the_defaults.)"""
+    pts = astronaut_face.landmarks.astype(np.float64)
+    ref = HeadFrame.of(pts).normalise(pts)
+    roll = np.zeros((478, 3))
+    roll[list(L.LIPS_OUTER_LOWER[1:-1]) + list(L.LIPS_INNER_LOWER[1:-1]), 1] = 0.15
+    r = Retargeter(pts, ref, RetargetOptions(lips_open="relative"))
+    shape = r.frame.normalise(r(_still_motion(roll)).points)
+    # The lip's edge and the mesh points just under it (MediaPipe's numbering).
+    for lip, skin in ((17, 18), (17, 83), (17, 313), (84, 83), (314, 313), (181, 182), (405, 406), (91, 106), (321, 335)):
+        assert shape[skin, 1] - shape[lip, 1] >= 0.5 * (ref[skin, 1] - ref[lip, 1]) - 1e-6
+    assert len(r.under_lip) > 20
+    for v, ups, rest in r.under_lip:
+        assert np.all(shape[v, 1] - shape[ups, 1] >= 0.5 * rest - 1e-6)
+    chin = [v for v, _, _ in r.under_lip]
+    assert shape[18, 1] > shape[17, 1] and ref[18, 1] - ref[17, 1] < 0.15     # it would have crossed
+    assert np.abs(shape[chin, 1] - ref[chin, 1]).max() > 0.05                 # the skin was pushed

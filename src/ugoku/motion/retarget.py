@@ -140,6 +140,49 @@ def keep_lids_apart(shape: np.ndarray) -> np.ndarray:
     return shape
 
 
+CHIN_SQUEEZE = 0.5    # the skin under the lower lip keeps at least this share of its rest height
+
+
+def under_lip_plan(source_norm: np.ndarray) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """What `keep_chin_below_lip` checks, top to bottom: for each face vertex below the outer lower
+    lip's edge and within 1.5 half mouth widths of the mouth's middle, (vertex, its mesh neighbours
+    above it that are the lower lip or such vertices, their rest heights above it)."""
+    pts = np.asarray(source_norm, np.float64)[:, :2]
+    a, b = L.MOUTH_CORNERS
+    x_mid, half = (pts[a, 0] + pts[b, 0]) / 2, abs(pts[a, 0] - pts[b, 0]) / 2
+    lip = set(L.LIPS_OUTER_LOWER[1:-1])
+    chain = pts[list(L.LIPS_OUTER_LOWER)]
+    o = np.argsort(chain[:, 0])
+    lip_y = np.interp(pts[:, 0], chain[o, 0], chain[o, 1])          # the lower lip's edge above each point
+    below = [v for v in range(L.N_SURFACE) if v not in L.LIPS and abs(pts[v, 0] - x_mid) < 1.5 * half
+             and pts[v, 1] > lip_y[v]]
+    region = lip | set(below)
+    ups: dict[int, set[int]] = {v: set() for v in below}
+    for tri in L.mesh_triangles():
+        for u in tri:
+            for v in tri:
+                if v in ups and u in region and pts[u, 1] < pts[v, 1]:
+                    ups[v].add(u)
+    plan = []
+    for v in sorted(below, key=lambda v: pts[v, 1]):
+        if ups[v]:
+            u = np.array(sorted(ups[v]))
+            plan.append((v, u, pts[v, 1] - pts[u, 1]))
+    return plan
+
+
+def keep_chin_below_lip(shape: np.ndarray, plan: list[tuple[int, np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Push the skin under the lower lip down (in place) wherever the lip above it has come closer
+    than CHIN_SQUEEZE of its rest height, top to bottom, so that each push carries on below. A
+    driver whose lower lip rolls down over the chin (a pout, a tongue out) moves the lip's landmarks
+    past the few just under it; the skin between folded into a hard, stepped dark line."""
+    for v, u, rest in plan:
+        need = float(np.max(shape[u, 1] + CHIN_SQUEEZE * rest)) - shape[v, 1]
+        if need > 0.0:
+            shape[v, 1] += need
+    return shape
+
+
 def region_weights(points_norm: np.ndarray, options: RetargetOptions) -> np.ndarray:
     """Per-landmark expression weight (478,), smooth across region borders.
 
@@ -187,6 +230,7 @@ class Retargeter:
         self.source_gaze = gaze(self.source_norm)
         self.driver_gaze = gaze(ref)
         k = options.expression_scale
+        self.under_lip = under_lip_plan(self.source_norm)
         self.openings = OpeningTargets(
             self.source_norm, ref, options.eyes_open, options.lips_open,
             eye_gain=k * options.eyes_scale if "eyes" in options.regions else 0.0,
@@ -213,6 +257,7 @@ class Retargeter:
         shape = keep_lids_apart(self.source_norm + self.weights * expr)
         if self.openings.active:
             shape = keep_lids_apart(self.openings(shape, self.driver_reference + m.expression))
+        shape = keep_chin_below_lip(shape, self.under_lip)
         shape = place_irises(shape, self.target_gaze(m))
         if "pose" in o.regions:
             R = m.rotation @ self.R_align.T if o.mode == "absolute" else m.rotation
