@@ -34,7 +34,7 @@ class RenderOptions:
     rings outside the face. background: whether the background stays still behind the moving person
     (needs the person's matte) or bends with the head. antialias: where the warp squeezes the photo
     (`minification`), sample a blurred copy of it, as a mip-map does, instead of picking every few
-    pixels (a squeezed shadow under a lip showed as a hard, stepped black line)."""
+    pixels (squeezed stripes came out as a few stray rows of them: all white, or moire)."""
 
     grid_stride: int = 2
     border_feather: float = 0.06
@@ -342,7 +342,8 @@ class Renderer:
         for k, img in enumerate(self._levels, start=1):
             w = np.clip(1.0 - np.abs(lv - k), 0.0, 1.0)
             if w.any():
-                acc += cv2.remap(img, pos, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32) * w[..., None]
+                copy = cv2.remap(img, pos, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                acc += copy.astype(np.float32) * w[..., None]
         if view.dtype == np.uint8:
             acc = np.clip(acc + 0.5, 0, 255)
         view[...] = acc.astype(view.dtype)
