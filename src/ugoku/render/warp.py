@@ -124,7 +124,7 @@ def border_feather_weights(size: int, stride: int, fraction: float) -> np.ndarra
     return np.minimum.outer(w1, w1).astype(np.float32)
 
 
-AA_START = 1.25                 # minification at which the blurred copies start to blend in
+AA_START = 1.5                  # minification at which the blurred copies start to blend in
 AA_LEVELS = 3                   # blurred copies for minification 2, 4 and 8
 
 
@@ -304,7 +304,7 @@ class Renderer:
     def _antialias(self, gmap: np.ndarray, at: np.ndarray, sampled: np.ndarray) -> None:
         """Where `gmap` squeezes the photo by more than AA_START, blend into `sampled` (the region as
         just sampled at positions `at`, modified in place) the blurred copies for that minification,
-        by the log of it: half of the copy for 2 at 1.77, all of it at 2.5, the copy for 4 at 5. Only
+        by the log of it: half of the copy for 2 at 2.1, all of it at 3, the copy for 4 at 6. Only
         the boxes around the squeezed places (each group of them: a mouth, an eye) are touched."""
         if not self._levels:
             return
