@@ -106,8 +106,13 @@ def unit_grain(shape: tuple[int, int], seed: int = 7) -> np.ndarray:
     """(H, W) float32 noise, fixed for a seed, a little correlated between neighbours (a 0.7 px blur, as
     a photo's grain is after demosaicing and compression), scaled so that `photo_grain` reads 1 on it:
     times a photo's `photo_grain`, it is as grainy as the photo, measured alike."""
-    n = cv2.GaussianBlur(np.random.default_rng(seed).standard_normal(shape).astype(np.float32), (0, 0), 0.7)
+    n = _soft_noise(shape, seed)
     return n / max(_flat_spread(n, np.ones(shape, bool)), 1e-6)
+
+
+def _soft_noise(shape: tuple[int, int], seed: int = 7) -> np.ndarray:
+    """Standard normal noise, fixed for a seed, blurred by 0.7 px (float32)."""
+    return cv2.GaussianBlur(np.random.default_rng(seed).standard_normal(shape).astype(np.float32), (0, 0), 0.7)
 
 
 def face_skin(shape: tuple[int, int], points: np.ndarray) -> np.ndarray:
@@ -470,7 +475,7 @@ def closed_eye_patch(canvas: np.ndarray, upper: np.ndarray, lower: np.ndarray) -
     # Grain: luminance noise (grey on a grey photo) as strong as the fine texture of the skin around.
     fine = patch - cv2.GaussianBlur(patch, (0, 0), max(1.0, 0.05 * width))
     spread = 1.5 * np.median(np.abs(fine[~zone]), axis=0) if (~zone).any() else np.ones(3, np.float32)
-    noise = cv2.GaussianBlur(np.random.default_rng(7).standard_normal(patch.shape[:2]).astype(np.float32), (0, 0), 0.7)
+    noise = _soft_noise(patch.shape[:2])
     skin += 1.6 * noise[..., None] * spread[None, None, :]
     # A faint crease shadow towards the lid edge, as on a real closed lid.
     xs = np.arange(patch.shape[1], dtype=np.float32)

@@ -211,6 +211,7 @@ class Renderer:
         self.A_region2grid = ((A + np.array([[0, 0, 0.5], [0, 0, 0.5]])) / s
                               - np.array([[0, 0, 0.5], [0, 0, 0.5]])).astype(np.float64)
         self.region_size = (rx1 - rx0, ry1 - ry0)
+        self._grid2region = cv2.invertAffineTransform(self.A_region2grid)
         # The map is upsampled as a displacement (small and smooth) added to exact pixel positions:
         # OpenCV's warps quantise interpolation weights to 1/32, which would blur a still frame.
         self._M32 = M.astype(np.float32)
@@ -313,8 +314,7 @@ class Renderer:
         if not hot.any():
             return
         n, _, boxes, _ = cv2.connectedComponentsWithStats(cv2.dilate(hot, np.ones((5, 5), np.uint8)))
-        A = self.A_region2grid                     # region pixel -> grid point; its inverse, for the boxes
-        to_region = cv2.invertAffineTransform(A)
+        A, to_region = self.A_region2grid, self._grid2region
         W, H = self.region_size
         G = squeeze.shape[0]
         for gx, gy, gw, gh, _ in boxes[1:n]:
