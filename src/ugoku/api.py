@@ -34,6 +34,7 @@ from ugoku.motion.templates import Template, to_json
 from ugoku.motion.retarget import Retargeter, RetargetOptions
 from ugoku.provenance.generation import Generation, ProvenanceOptions, fingerprint
 from ugoku.render.compose import EyelidFill, EyelidOptions, MouthInterior, MouthOptions
+from ugoku.render.eyeball import EyeballOptions, Eyeballs
 from ugoku.render.warp import Renderer, RenderOptions
 
 Progress = Callable[[int, int], None]
@@ -49,6 +50,7 @@ class AnimateOptions:
     retarget: RetargetOptions = field(default_factory=RetargetOptions)
     render: RenderOptions = field(default_factory=RenderOptions)
     mouth: MouthOptions = field(default_factory=MouthOptions)
+    eyeballs: EyeballOptions = field(default_factory=EyeballOptions)
     eyelids: EyelidOptions = field(default_factory=EyelidOptions)
     memory: MemoryOptions = field(default_factory=MemoryOptions)
     encode: EncodeOptions = field(default_factory=EncodeOptions)
@@ -196,18 +198,20 @@ def make_renderer(face: SourceFace, pasteback: bool, options: RenderOptions = Re
 
 
 class Composer:
-    """Render -> compose for one source: the warp, then the eyelids and the mouth interior painted
-    from memory. Returns the renderer's buffer (consume it before the next call)."""
+    """Render -> compose for one source: the warp, then the eyeballs, the eyelids and the mouth
+    interior painted from memory. Returns the renderer's buffer (consume it before the next call)."""
 
     def __init__(self, face: SourceFace, renderer: Renderer, options: AnimateOptions):
         self.renderer = renderer
+        self.eyeballs = Eyeballs(renderer.canvas, face.landmarks, renderer.M_crop2canvas, options.eyeballs)
         self.eyelids = EyelidFill(renderer.canvas, face.landmarks, renderer.M_crop2canvas, options.eyelids)
         self.mouth = MouthInterior(face.crop, face.landmarks, renderer.M_crop2canvas, options.mouth, face.memory,
                                    canvas=renderer.canvas)
 
     def __call__(self, target, mouth_sample: MouthSample | None = None) -> np.ndarray:
         r = self.renderer
-        frame = self.eyelids(r.render(target), target.points, r.dense, r.region)
+        frame = self.eyeballs(r.render(target), target.points, r.dense, r.region)
+        frame = self.eyelids(frame, target.points, r.dense, r.region)
         return self.mouth(frame, target.points, mouth_sample)
 
 

@@ -379,13 +379,17 @@ class EyelidOptions:
     full: float = 0.9
 
 
-def membrane_fill(image: np.ndarray, unknown: np.ndarray) -> np.ndarray:
+def membrane_fill(image: np.ndarray, unknown: np.ndarray, domain: np.ndarray | None = None) -> np.ndarray:
     """`image` (H, W, C) float with the `unknown` (H, W) bool pixels replaced by the smoothest surface
     that meets the known pixels around them (Laplace's equation, solved exactly: a sparse system of
     one equation per unknown pixel). Unlike a pyramid fill it takes on the boundary's colours right at
     the boundary, so no seam shows, and it carries no structure inwards, so an eye's outline does not
     survive inside it. Meant for small regions (an eye: a few thousand pixels). With nothing known
-    (or nothing unknown) the image comes back as it was."""
+    (or nothing unknown) the image comes back as it was.
+
+    domain: (H, W) bool, the only pixels the fill may lean on; the rest count as off the image (the
+    sclera behind an iris is filled from the sclera, not from the lids around it). A part of the
+    unknown pixels that touches no known pixel of the domain takes the median of the known ones."""
     import scipy.sparse as sp
     import scipy.sparse.linalg as spl
 
@@ -403,6 +407,8 @@ def membrane_fill(image: np.ndarray, unknown: np.ndarray) -> np.ndarray:
     for dy, dx in ((1, 0), (-1, 0), (0, 1), (0, -1)):
         ny, nx = ys + dy, xs + dx
         inside = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)   # off the image: no neighbour there
+        if domain is not None:
+            inside[inside] = domain[ny[inside], nx[inside]]
         i, ny, nx = np.flatnonzero(inside), ny[inside], nx[inside]
         degree[i] += 1
         j = index[ny, nx]
@@ -410,6 +416,14 @@ def membrane_fill(image: np.ndarray, unknown: np.ndarray) -> np.ndarray:
         cols.append(j[j >= 0])
         np.add.at(rhs, i[j < 0], out[ny[j < 0], nx[j < 0]])
     r, c = np.concatenate(rows), np.concatenate(cols)
+    if domain is not None:
+        # A faint pull towards the known pixels' median keeps a part cut off from them solvable.
+        known = domain & ~unknown
+        if not known.any():
+            return out.astype(image.dtype)
+        eps = 1e-6
+        degree = degree + eps
+        rhs += eps * np.median(out[known], axis=0)
     A = sp.csc_matrix((np.r_[-np.ones(len(r)), degree], (np.r_[r, np.arange(n)], np.r_[c, np.arange(n)])), shape=(n, n))
     solve = spl.factorized(A)
     for ch in range(out.shape[2]):
