@@ -192,7 +192,7 @@ def bare_eye(canvas: np.ndarray, loop: np.ndarray, centre: np.ndarray, radius: f
         return None
     # The fill leans on the bright white only: with the lashes, the lid's dark margin inside the
     # opening's outline, the pink inner corner and the iris's blurred rim, it came out grey.
-    lean = white & (lum >= 0.85 * np.percentile(lum[white], 90))
+    lean = white & (lum >= np.percentile(lum[white], 60))
     if lean.sum() < 6:
         return None
     domain = unknown | lean
