@@ -1,4 +1,4 @@
-"""Compose: paint what the warp cannot invent: the mouth interior and closed eyelids.
+"""Compose: paint what the warp cannot invent: the mouth interior and closed eyelids (the open eyes: `ugoku.render.eyeball`).
 
 When the driver opens the mouth further than the source's mouth is open, the warp can only stretch the
 thin line of lip between the source's closed lips; that shows as a red smear. `MouthInterior` paints a

@@ -7,20 +7,22 @@ the disc's rim of white cut the iris at the corner, and the iris seemed to move 
 did (MediaPipe read 0.43-0.57 of the asked shift on the suite's photos). `Eyeballs` paints every
 open eye instead, from two things kept per photo (`eye_model`):
 
-- the bare eye: the region of the eye in which the iris (and a margin for the tracker's error) is
-  replaced by sclera, a membrane filled from the visible sclera only (`membrane_fill` with the
-  opening as its domain, so the lashes around it do not darken it), with the photo's grain;
+- the bare eye: the region of the eye in which the iris and its blurred rim (1.25 radii of the
+  iris as the photo shows it, `iris_extent`) are replaced by white: the smoothest surface through
+  the brighter 40 % of the white around it (`membrane_fill` with a domain: the lashes, the lid's
+  dark margin and the pink inner corner do not count), with the photo's grain;
 - the whole iris: a disc of the photo around the iris centre, whose part hidden under the lids is
   filled from the visible part: mirrored across the iris's horizontal axis where that is visible
   (the top of an iris is like its bottom), else the mean colour at that radius.
 
-Each frame, the bare eye is sampled through the renderer's dense map (so the sclera moves with the
-lids as the warp moved them) and the iris is drawn over it where the target's iris points put it,
-by the affine that takes the source's five iris points onto the target's (head turn and scale
-included), and both are clipped to the target's eye opening with an anti-aliased edge. At the
-source's own gaze the result is the photo again, but for the blend at the iris's rim. An eye the
-photo shows too shut to see its iris (its centre not inside the opening), or with almost no white,
-keeps the warp's disc.
+Each frame, the bare eye is sampled through the opening's strip of triangles from the target's lids
+to the photo's (so the white moves with the lids, not with the iris), the iris is drawn over it
+where the target's iris points put it, by the affine that takes the photo's five iris points onto
+the target's (head turn and scale included), and both are clipped to the target's eye opening with
+a soft edge. The painted eye fades in over the first FULL_SHIFT eye widths of gaze shift from the
+photo's own, so at the photo's gaze the eye is the warp's, pixel for pixel. An eye the photo shows
+too shut to see its iris (its centre not inside the opening), or with almost no white, keeps the
+warp's disc.
 
 Convention: images RGB uint8; points (478, 3) in source-crop pixels; `M_crop2canvas` (2, 3).
 """
@@ -123,16 +125,15 @@ def _lab_image(rgb: np.ndarray) -> np.ndarray:
 
 
 def iris_extent(lab: np.ndarray, opening: np.ndarray, centre: np.ndarray, radius: float,
-                white: np.ndarray) -> tuple[float, float]:
-    """(radius, contrast): the iris's radius as the photo shows it, and how far (Lab distance) its
-    colour is from the white's. Read along the row through the centre, both ways: where the colour
+                white: np.ndarray) -> float:
+    """The iris's radius as the photo shows it. Read along the row through the centre, both ways: where the colour
     has come half way from the iris's (at half the tracker's `radius`) to `white` (Lab), inside the
     opening; the mean of the sides found, within 0.85-1.5 of `radius` (the tracker's iris is small on
     a cartoon's large one), or `radius` where neither side shows white."""
     h, w = opening.shape
     cx, cy = float(centre[0]), float(centre[1])
     rho = np.arange(0.5 * radius, 1.8 * radius, 0.25, dtype=np.float32)
-    found, contrast = [], 0.0
+    found = []
     for side in (-1.0, 1.0):
         xs = cx + side * rho
         ok = (xs >= 0) & (xs <= w - 1) & (0 <= cy <= h - 1)
@@ -142,14 +143,13 @@ def iris_extent(lab: np.ndarray, opening: np.ndarray, centre: np.ndarray, radius
         col = cv2.remap(lab, at, None, cv2.INTER_LINEAR)[0]
         inside = opening[int(round(cy)), np.clip(np.round(xs).astype(int), 0, w - 1)]
         d = np.linalg.norm(col - white, axis=1)
-        contrast = max(contrast, float(d[0]))
         if d[0] < 15.0:
             continue
         near = np.flatnonzero((d < 0.5 * d[0]) & inside)
         if len(near) and inside[:near[0] + 1].all():
             found.append(float(rho[near[0]]))
     r = float(np.mean(found)) if found else radius
-    return float(np.clip(r, 0.85 * radius, 1.5 * radius)), contrast
+    return float(np.clip(r, 0.85 * radius, 1.5 * radius))
 
 
 def bare_eye(canvas: np.ndarray, loop: np.ndarray, centre: np.ndarray, radius: float,
@@ -160,8 +160,8 @@ def bare_eye(canvas: np.ndarray, loop: np.ndarray, centre: np.ndarray, radius: f
     None when too little white shows (MIN_WHITE of the opening) or the eye is off the canvas.
 
     Replaced: the opening (and 0.05 eye widths around it) within BARE_RADIUS iris radii of the
-    centre. The white's colour is the
-    median of the brightest 30 % of the opening outside the tracker's circle."""
+    centre. The iris's radius is read against the white's colour: the median of the brightest 30 %
+    of the opening outside the tracker's circle."""
     h, w = canvas.shape[:2]
     x0 = int(max(0, np.floor(loop[:, 0].min() - 0.1 * width)))
     x1 = int(min(w, np.ceil(loop[:, 0].max() + 0.1 * width) + 1))
@@ -181,7 +181,7 @@ def bare_eye(canvas: np.ndarray, loop: np.ndarray, centre: np.ndarray, radius: f
     bright = outside & (lum >= np.percentile(lum[outside], 70))
     white_lab = np.median(lab[bright], axis=0)
     local = centre - [x0, y0]
-    radius, _ = iris_extent(lab, opening, local, radius, white_lab)
+    radius = iris_extent(lab, opening, local, radius, white_lab)
     # Filled a little beyond the opening's outline too, so that the painted eye's edge samples white
     # there, not the iris the outline cuts through.
     d = max(1, int(round(0.05 * width)))
