@@ -69,7 +69,9 @@ def test_a_sideways_look_moves_the_whole_iris_and_uncovers_white(astronaut_face,
         photo_white = np.percentile(lum(astronaut_face.crop)[white], 75)
         assert left_behind.sum() > 10
         assert lum(moved)[left_behind].mean() > 0.8 * photo_white
-        assert lum(old)[left_behind].mean() < lum(moved)[left_behind].mean() - 10
+        # no dark streaks of the iris's rim in it (the disc left its darkest tenth at half the white)
+        assert np.percentile(lum(moved)[left_behind], 10) > 0.75 * photo_white
+        assert np.percentile(lum(old)[left_behind], 10) < 0.75 * photo_white
 
 
 def test_at_the_photo_s_own_gaze_the_eyes_are_left_as_the_warp_drew_them(astronaut_face):
@@ -125,7 +127,7 @@ def test_the_hidden_top_of_an_iris_is_filled_like_the_bottom():
     hid = (opening[cy - R:cy + R + 1, cx - R:cx + R + 1] == 0) & (rho[cy - R:cy + R + 1, cx - R:cx + R + 1] <= 13)
     assert hid.sum() > 20
     assert np.abs(tex[hid] - truth[hid]).mean() < 12                   # the rings continue under the lid
-    assert alpha[R, R] == 1.0 and alpha[R, 0] == 0.0
+    assert alpha[R, R] > 0.99 and alpha[R, 0] < 0.01
 
 
 def test_a_membrane_with_a_domain_does_not_lean_on_what_lies_outside_it():

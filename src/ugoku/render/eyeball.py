@@ -9,11 +9,13 @@ open eye instead, from two things kept per photo (`eye_model`):
 
 - the bare eye: the region of the eye in which the iris and its blurred rim (1.25 radii of the
   iris as the photo shows it, `iris_extent`) are replaced by white: the smoothest surface through
-  the brighter 40 % of the white around it (`membrane_fill` with a domain: the lashes, the lid's
-  dark margin and the pink inner corner do not count), with the photo's grain;
+  the brighter half of the white around it (`membrane_fill` with a domain: the lashes, the lid's
+  dark margin and the pink inner corner do not count), shaded towards the lids as the photo's
+  white is there, with the photo's grain;
 - the whole iris: a disc of the photo around the iris centre, whose part hidden under the lids is
   filled from the visible part: mirrored across the iris's horizontal axis where that is visible
-  (the top of an iris is like its bottom), else the mean colour at that radius.
+  (the top of an iris is like its bottom), else the mean colour at that radius; beyond the iris it
+  carries only the rim the photo shows.
 
 Each frame, the bare eye is sampled through the opening's strip of triangles from the target's lids
 to the photo's (so the white moves with the lids, not with the iris), the iris is drawn over it
@@ -41,9 +43,10 @@ from ugoku.render.warp import rasterize_map
 
 MAX_EYE = 1024      # canvas pixels: an eye wider than this is left to the warp (bounded work)
 BARE_RADIUS = 1.25  # iris radii (as the photo shows it) replaced by sclera in the bare eye: the iris and its blurred rim
-RIM = (0.95, 1.2)   # iris radii over which the drawn iris fades into the sclera
+RIM = (1.05, 1.25)  # iris radii over which the drawn iris fades out: over the fill's edge, so no ring of new white shows
 SOLVE_WIDTH = 80.0  # the sclera membrane is solved at most this many pixels an eye wide
 MIN_WHITE = 0.08    # share of the opening that must be visible sclera for the eye to be painted
+LID_SHADE = 0.12    # eye widths from the lid line over which the white behind the iris takes the lid's shade
 EDGE = 0.012        # eye widths: the blur of the painted eye's edge
 FULL_SHIFT = 0.05   # eye widths of gaze shift from the photo's at which the painted eye fully replaces the warp's
 
@@ -83,7 +86,8 @@ def whole_iris(canvas: np.ndarray, centre: np.ndarray, radius: float, opening: n
     """(texture (S, S, 3) float32, alpha (S, S)) of the iris of `radius` at `centre` (canvas pixels).
     opening: (h, w) bool, the visible opening of the eye, placed at `origin` (x, y) on the canvas.
     Hidden pixels are mirrored across the iris's horizontal axis where that is visible, else take the
-    mean colour of the visible ones at the same radius (rings of about a tenth of the radius)."""
+    mean colour of the visible ones at the same radius (rings of about a tenth of the radius); the
+    alpha leaves out the hidden ones beyond the iris."""
     R = int(np.ceil(RIM[1] * radius)) + 1
     S = 2 * R + 1
     off = np.arange(S, dtype=np.float32) - R
@@ -115,8 +119,11 @@ def whole_iris(canvas: np.ndarray, centre: np.ndarray, radius: float, opening: n
             table[idx] = means
             out[rest] = table[nearest[ring[rest]]]
     t = np.clip((rho / radius - RIM[0]) / (RIM[1] - RIM[0]), 0.0, 1.0)
-    alpha = (1.0 - t * t * (3 - 2 * t)).astype(np.float32)
-    return out, alpha
+    alpha = 1.0 - t * t * (3 - 2 * t)
+    # Beyond the iris, only what the photo shows comes along: a filled rim took the white's colour
+    # from the visible one and drew a pale ring over the lid's shadow.
+    alpha = np.where(hidden & (rho > 0.95 * radius), 0.0, alpha)
+    return out, cv2.GaussianBlur(alpha.astype(np.float32), (0, 0), 0.7)
 
 
 def _lab_image(rgb: np.ndarray) -> np.ndarray:
@@ -159,9 +166,10 @@ def bare_eye(canvas: np.ndarray, loop: np.ndarray, centre: np.ndarray, radius: f
     grain: the photo's (`photo_grain` on its skin), added to the fill in lightness.
     None when too little white shows (MIN_WHITE of the opening) or the eye is off the canvas.
 
-    Replaced: the opening (and 0.05 eye widths around it) within BARE_RADIUS iris radii of the
-    centre. The iris's radius is read against the white's colour: the median of the brightest 30 %
-    of the opening outside the tracker's circle."""
+    Replaced: the opening within BARE_RADIUS iris radii of the centre, by a fill that leans on the
+    brighter half of the white deep in the opening and on all of it along the lids (LID_SHADE). The
+    iris's radius is read against the white's colour: the median of the brightest 30 % of the
+    opening outside the tracker's circle."""
     h, w = canvas.shape[:2]
     x0 = int(max(0, np.floor(loop[:, 0].min() - 0.1 * width)))
     x1 = int(min(w, np.ceil(loop[:, 0].max() + 0.1 * width) + 1))
@@ -182,30 +190,35 @@ def bare_eye(canvas: np.ndarray, loop: np.ndarray, centre: np.ndarray, radius: f
     white_lab = np.median(lab[bright], axis=0)
     local = centre - [x0, y0]
     radius = iris_extent(lab, opening, local, radius, white_lab)
-    # Filled a little beyond the opening's outline too, so that the painted eye's edge samples white
-    # there, not the iris the outline cuts through.
-    d = max(1, int(round(0.05 * width)))
-    reach = cv2.dilate(opening.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * d + 1, 2 * d + 1))) > 0
-    unknown = reach & (rho <= BARE_RADIUS * radius)
+    unknown = opening & (rho <= BARE_RADIUS * radius)
     white = opening & ~unknown
     if white.sum() < max(6, MIN_WHITE * opening.sum()):
         return None
-    # The fill leans on the bright white only: with the lashes, the lid's dark margin inside the
-    # opening's outline, the pink inner corner and the iris's blurred rim, it came out grey.
-    lean = white & (lum >= np.percentile(lum[white], 60))
+    # Deep in the opening the fill leans on the bright white only: with the lashes, the lid's dark
+    # margin inside the opening's outline, the pink inner corner and the iris's blurred rim, it came
+    # out grey.
+    lean = white & (lum >= np.median(lum[white]))
     if lean.sum() < 6:
         return None
-    domain = unknown | lean
-    f = min(1.0, SOLVE_WIDTH / width)
-    if f < 1.0:
+
+    def solve(domain):
+        f = min(1.0, SOLVE_WIDTH / width)
+        if f >= 1.0:
+            return membrane_fill(patch, unknown, domain)
         size = (max(2, round(patch.shape[1] * f)), max(2, round(patch.shape[0] * f)))
         near = cv2.INTER_NEAREST
         dom = cv2.resize(domain.astype(np.uint8), size, interpolation=near) > 0
         unk = cv2.resize(unknown.astype(np.uint8), size, interpolation=near) > 0
         small = membrane_fill(cv2.resize(patch, size, interpolation=cv2.INTER_AREA), unk, dom | unk)
-        fill = cv2.resize(small, patch.shape[1::-1], interpolation=cv2.INTER_LINEAR)
-    else:
-        fill = membrane_fill(patch, unknown, domain)
+        return cv2.resize(small, patch.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+
+    # Along the lids it darkens as the photo's white does there (a fill from the bright white alone
+    # drew a pale ring under a shadowed lid).
+    fill = solve(unknown | lean)
+    shade = solve(opening)
+    depth = cv2.distanceTransform(opening.astype(np.uint8), cv2.DIST_L2, 3)
+    t = np.clip(depth / max(1.0, LID_SHADE * width), 0.0, 1.0)[..., None]
+    fill = shade + (fill - shade) * (t * t * (3 - 2 * t))
     # The photo's grain, in lightness only.
     fill += (grain * unit_grain(patch.shape[:2], seed=11))[..., None]
     out = np.where(unknown[..., None], fill, patch)
