@@ -11,6 +11,7 @@ from ugoku.motion.retarget import Retargeter, RetargetOptions
 from ugoku.render.compose import membrane_fill
 from ugoku.render.eyeball import EyeballOptions, Eyeballs, bare_eye, whole_iris
 from ugoku.render.warp import Renderer
+from test_compose import _iris_centre     # the same dark-pixel iris locator
 
 I2 = np.array([[1.0, 0, 0], [0, 1.0, 0]])
 STILL = MotionFrame(rotation=np.eye(3), scale=1.0, translation=np.zeros(3), expression=np.zeros((478, 3)),
@@ -32,16 +33,6 @@ def _render(face, gaze, enabled=True):
                                                                                    ren.region), target
 
 
-def _dark_centre(img, loop):
-    """Centroid of the darkest 15 % of the opening (an iris locator independent of the landmarks)."""
-    m = np.zeros(img.shape[:2], np.uint8)
-    cv2.fillPoly(m, [np.round(loop).astype(np.int32)], 1)
-    lum = img.astype(np.float32).mean(2)
-    sel = (m > 0) & (lum <= np.percentile(lum[m > 0], 15))
-    ys, xs = np.nonzero(sel)
-    return np.array([xs.mean(), ys.mean()])
-
-
 @pytest.mark.parametrize("h", [1.0, -1.0])
 def test_a_sideways_look_moves_the_whole_iris_and_uncovers_white(astronaut_face, h):
     pts = astronaut_face.landmarks.astype(np.float64)
@@ -52,7 +43,7 @@ def test_a_sideways_look_moves_the_whole_iris_and_uncovers_white(astronaut_face,
         loop = _opening(pts, name)
         width = np.linalg.norm(pts[corners[0], :2] - pts[corners[1], :2])
         want = h * USER_RANGE[0] - (pts[iris[0], 0] - pts[list(corners), 0].mean()) / width
-        seen = (_dark_centre(moved, loop)[0] - _dark_centre(rest, loop)[0]) / width
+        seen = (_iris_centre(moved, pts, iris, corners)[0] - _iris_centre(rest, pts, iris, corners)[0]) / width
         # The dark locator also counts lashes, which stay put, so it under-reads a little.
         assert 0.75 * abs(want) <= abs(seen) <= 1.2 * abs(want) and np.sign(seen) == np.sign(want)
         # The side the iris left: as bright as the photo's white, where the disc stretched the iris's rim.

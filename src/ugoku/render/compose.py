@@ -124,6 +124,15 @@ def face_skin(shape: tuple[int, int], points: np.ndarray) -> np.ndarray:
     return face.astype(bool) & ~lips.astype(bool)
 
 
+def skin_grain(image: np.ndarray, points: np.ndarray) -> float:
+    """`photo_grain` of `image` (RGB) over the face's skin (`face_skin`), `points` (478, >=2) in its
+    pixels; read on the box around the face only, whatever the image's size."""
+    bx0, by0 = np.maximum(np.floor(points[:, :2].min(0)).astype(int) - 4, 0)
+    bx1, by1 = np.minimum(np.ceil(points[:, :2].max(0)).astype(int) + 5, image.shape[1::-1])
+    box = np.asarray(image[by0:by1, bx0:bx1], np.float32)
+    return photo_grain(box.mean(2), face_skin(box.shape[:2], points[:, :2] - [bx0, by0])) if box.size else 0.0
+
+
 def source_palette(crop: np.ndarray, points: np.ndarray) -> dict:
     """Colours of the source: mean lip colour, a bright skin tone, and a greyscale flag."""
     h, w = crop.shape[:2]
@@ -163,12 +172,10 @@ class MouthInterior:
         bright = min(1.05 * float(skin.mean()), 240.0)
         self.teeth = np.full(3, bright) if pal["grey"] else np.clip(bright * np.array([1.0, 0.96, 0.86]), 0, 255)
         # The grain of the image painted over (the original photo in paste-back), around the face.
-        base = crop if canvas is None else canvas
-        on_base = pts[:, :2] @ self.M[:, :2].T + self.M[:, 2] if canvas is not None else pts[:, :2]
-        bx0, by0 = np.maximum(np.floor(on_base.min(0)).astype(int) - 4, 0)
-        bx1, by1 = np.minimum(np.ceil(on_base.max(0)).astype(int) + 5, base.shape[1::-1])
-        box = np.asarray(base[by0:by1, bx0:bx1], np.float32)
-        self.grain = photo_grain(box.mean(2), face_skin(box.shape[:2], on_base - [bx0, by0])) if box.size else 0.0
+        if canvas is None:
+            self.grain = skin_grain(crop, pts)
+        else:
+            self.grain = skin_grain(canvas, pts[:, :2] @ self.M[:, :2].T + self.M[:, 2])
         self.grey = pal["grey"]
         self.lab_lip, self.lab_skin = (_lab(c) for c in mouth_palette(crop, pts))
         self._noise = unit_grain((256, 256))

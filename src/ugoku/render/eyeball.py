@@ -38,7 +38,7 @@ import numpy as np
 
 from ugoku.face import landmarks as L
 from ugoku.motion.eyes import gaze
-from ugoku.render.compose import face_skin, membrane_fill, photo_grain, unit_grain
+from ugoku.render.compose import membrane_fill, skin_grain, unit_grain
 from ugoku.render.warp import rasterize_map
 
 MAX_EYE = 1024      # canvas pixels: an eye wider than this is left to the warp (bounded work)
@@ -276,11 +276,7 @@ class Eyeballs:
         self.source = np.asarray(source_points, np.float64)[:, :2] @ M[:, :2].T + M[:, 2]
         self.eyes = []
         if options.enabled:
-            oval = self.source[list(L.FACE_OVAL)]
-            bx0, by0 = np.maximum(np.floor(oval.min(0)).astype(int), 0)
-            bx1, by1 = np.minimum(np.ceil(oval.max(0)).astype(int) + 1, canvas.shape[1::-1])
-            box = canvas[by0:by1, bx0:bx1].astype(np.float32).mean(2)
-            grain = photo_grain(box, face_skin(box.shape, self.source - [bx0, by0])) if box.size else 0.0
+            grain = skin_grain(canvas, self.source)
             self.eyes = [eye_model(canvas, self.source, name, grain) for name in L.EYES]
         self.source_gaze = gaze(self.source)
 
