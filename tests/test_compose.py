@@ -241,13 +241,16 @@ def test_mouth_interior_leaves_an_unopened_mouth_alone(astronaut_face):
     assert np.array_equal(frame, astronaut_face.crop)
 
 
-def _iris_centre(img, pts, iris, corners):
-    """Centroid of the darkest pixels inside the eye opening (an independent iris locator)."""
+def _iris_centre(img, pts, iris, corners, skip_upper=0.0):
+    """Centroid of the darkest pixels inside the eye opening (an independent iris locator). skip_upper:
+    pixels nearer than this to the upper lid's line are left out (its dark margin stays with the lid)."""
     import cv2
 
     upper, lower = (L.RIGHT_EYE_UPPER, L.RIGHT_EYE_LOWER) if iris == L.RIGHT_IRIS else (L.LEFT_EYE_UPPER, L.LEFT_EYE_LOWER)
     m = np.zeros(img.shape[:2], np.uint8)
     cv2.fillPoly(m, [np.round(pts[list(L.eye_loop(upper, lower)), :2]).astype(np.int32)], 1)
+    if skip_upper > 0:
+        cv2.polylines(m, [np.round(pts[list(upper), :2]).astype(np.int32)], False, 0, int(round(2 * skip_upper)))
     lum = img.mean(2)
     sel = (m > 0) & (lum <= np.percentile(lum[m > 0], 15))
     ys, xs = np.nonzero(sel)

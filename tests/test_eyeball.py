@@ -9,7 +9,7 @@ from ugoku.motion.eyes import USER_RANGE
 from ugoku.motion.pose import HeadFrame, MotionFrame
 from ugoku.motion.retarget import Retargeter, RetargetOptions
 from ugoku.render.compose import membrane_fill
-from ugoku.render.eyeball import EyeballOptions, Eyeballs, bare_eye, whole_iris
+from ugoku.render.eyeball import LID_MARGIN, EyeballOptions, Eyeballs, bare_eye, lid_margin, whole_iris
 from ugoku.render.warp import Renderer
 from test_compose import _iris_centre     # the same dark-pixel iris locator
 
@@ -43,18 +43,20 @@ def test_a_sideways_look_moves_the_whole_iris_and_uncovers_white(astronaut_face,
         loop = _opening(pts, name)
         width = np.linalg.norm(pts[corners[0], :2] - pts[corners[1], :2])
         want = h * USER_RANGE[0] - (pts[iris[0], 0] - pts[list(corners), 0].mean()) / width
-        seen = (_iris_centre(moved, pts, iris, corners)[0] - _iris_centre(rest, pts, iris, corners)[0]) / width
-        # The dark locator also counts lashes, which stay put, so it under-reads a little.
+        r = np.linalg.norm(pts[list(iris[1:]), :2] - pts[iris[0], :2], axis=1).mean()
+        # The dark locator leaves out the upper lid's dark margin, which stays with the lid (lid_margin);
+        # it still counts the lashes of the lower lid, which stay put, so it under-reads a little.
+        seen = (_iris_centre(moved, pts, iris, corners, 0.5 * r)[0] - _iris_centre(rest, pts, iris, corners, 0.5 * r)[0]) / width
         assert 0.75 * abs(want) <= abs(seen) <= 1.2 * abs(want) and np.sign(seen) == np.sign(want)
-        # The side the iris left: as bright as the photo's white, where the disc stretched the iris's rim.
+        # The side the iris left: as bright as the photo's white, where the disc stretched the iris's rim
+        # (below the upper lid's dark margin, which stays: the next test).
         c = pts[iris[0], :2]
-        r = np.linalg.norm(pts[list(iris[1:]), :2] - c, axis=1).mean()
         m = np.zeros(moved.shape[:2], np.uint8)
         cv2.fillPoly(m, [np.round(loop).astype(np.int32)], 1)
         yy, xx = np.mgrid[:m.shape[0], :m.shape[1]]
         tx = target.points[iris[0], 0]
         left_behind = (m > 0) & (np.hypot(xx - c[0], yy - c[1]) < 0.8 * r) & (np.sign(xx - tx) == -np.sign(h))
-        left_behind &= np.abs(xx - tx) > 1.3 * r
+        left_behind &= (np.abs(xx - tx) > 1.3 * r) & (_from_upper_lid(pts, name, m.shape) > 0.2 * r)   # its darkest part
         lum = lambda img: img.astype(np.float32).mean(2)             # noqa: E731
         white = (m > 0) & (np.hypot(xx - c[0], yy - c[1]) > 1.5 * r)
         photo_white = np.percentile(lum(astronaut_face.crop)[white], 75)
@@ -63,6 +65,34 @@ def test_a_sideways_look_moves_the_whole_iris_and_uncovers_white(astronaut_face,
         # no dark streaks of the iris's rim in it (the disc left its darkest tenth at half the white)
         assert np.percentile(lum(moved)[left_behind], 10) > 0.75 * photo_white
         assert np.percentile(lum(old)[left_behind], 10) < 0.75 * photo_white
+
+
+def _from_upper_lid(pts, name, shape):
+    """Distance of every pixel from the upper lid's line (pixels)."""
+    line = np.full(shape, 255, np.uint8)
+    cv2.polylines(line, [np.round(pts[list(L.EYES[name][0]), :2]).astype(np.int32)], False, 0, 1)
+    return cv2.distanceTransform(line, cv2.DIST_L2, 3)
+
+
+@pytest.mark.parametrize("h", [1.0, -1.0])
+def test_the_upper_lid_keeps_its_dark_margin_where_the_iris_met_it(astronaut_face, h):
+    # The tracker's upper lid runs along the lashes, above the lid's edge on the eyeball. Painting the
+    # band below it white where the iris had been drew a pale arc under the lid (the band's mean came
+    # to 118-145 grey levels on the astronaut, her white being 168 and her lid margin 36-47).
+    pts = astronaut_face.landmarks.astype(np.float64)
+    moved, _ = _render(astronaut_face, (h, 0.0))
+    lum = lambda img: img.astype(np.float32).mean(2)                 # noqa: E731
+    for name, (_, _, iris, _) in L.EYES.items():
+        c = pts[iris[0], :2]
+        r = np.linalg.norm(pts[list(iris[1:]), :2] - c, axis=1).mean()
+        m = np.zeros(moved.shape[:2], np.uint8)
+        cv2.fillPoly(m, [np.round(_opening(pts, name)).astype(np.int32)], 1)
+        yy, xx = np.mgrid[:m.shape[0], :m.shape[1]]
+        band = (m > 0) & (_from_upper_lid(pts, name, m.shape) <= 0.3 * r) & (np.abs(xx - c[0]) < 0.5 * r)
+        white = (m > 0) & (np.hypot(xx - c[0], yy - c[1]) > 1.5 * r)
+        photo, was_white = lum(astronaut_face.crop)[band].mean(), np.percentile(lum(astronaut_face.crop)[white], 75)
+        assert band.sum() > 10 and was_white - photo > 60                # the photo: a dark margin over the iris
+        assert lum(moved)[band].mean() < photo + 0.35 * (was_white - photo)
 
 
 def test_at_the_photo_s_own_gaze_the_eyes_are_left_as_the_warp_drew_them(astronaut_face):
@@ -119,6 +149,24 @@ def test_the_hidden_top_of_an_iris_is_filled_like_the_bottom():
     assert hid.sum() > 20
     assert np.abs(tex[hid] - truth[hid]).mean() < 12                   # the rings continue under the lid
     assert alpha[R, R] > 0.99 and alpha[R, 0] < 0.01
+
+
+def test_the_lid_margin_covers_the_dark_band_under_the_outline_and_not_the_white():
+    img, loop, c, _, rho = _synthetic_eye()
+    top = loop[:24]
+    opening = np.zeros(img.shape[:2], np.uint8)
+    cv2.fillPoly(opening, [np.round(loop).astype(np.int32)], 1)
+    line = np.full(img.shape[:2], 255, np.uint8)
+    cv2.polylines(line, [np.round(top).astype(np.int32)], False, 0, 1)
+    depth = cv2.distanceTransform(line, cv2.DIST_L2, 3)
+    xx = np.mgrid[:img.shape[0], :img.shape[1]][1]
+    band = (opening > 0) & (depth <= 3) & (np.abs(xx - c[0]) < 20)       # the lid's dark margin over the iris
+    img[band] = (40, 30, 30)
+    cover = lid_margin(img, opening > 0, top, c, 14.0)
+    assert cover[band & (depth <= 1.5)].mean() > 0.6
+    corner = (opening > 0) & (depth <= 3) & (np.abs(xx - c[0]) > 30)      # the white reaches the lid there
+    assert corner.sum() > 10 and cover[corner].max() < 0.1
+    assert cover[depth > LID_MARGIN * 14.0 + 1].max() == 0.0              # nothing below the band
 
 
 def test_a_membrane_with_a_domain_does_not_lean_on_what_lies_outside_it():

@@ -48,6 +48,7 @@ SOLVE_WIDTH = 80.0  # the sclera membrane is solved at most this many pixels an 
 MIN_WHITE = 0.08    # share of the opening that must be visible sclera for the eye to be painted
 LID_SHADE = 0.12    # eye widths from the lid line over which the white behind the iris takes the lid's shade
 EDGE = 0.012        # eye widths: the blur of the painted eye's edge
+LID_MARGIN = 0.5    # iris radii below the upper lid's outline over which the photo's dark lid margin lies on the eye
 FULL_SHIFT = 0.05   # eye widths of gaze shift from the photo's at which the painted eye fully replaces the warp's
 
 
@@ -63,7 +64,8 @@ class EyeModel:
     """What one eye of the photo is made of. x0, y0: the bare patch's place on the canvas; bare: the
     eye region with the iris replaced by sclera (uint8); iris: (S, S, 3) float32 texture centred on
     the iris centre, S = 2R + 1; alpha: (S, S) its coverage; source_iris: (5, 2) the iris points
-    (centre first) in canvas pixels."""
+    (centre first) in canvas pixels; margin, margin_alpha: the photo's dark upper-lid margin on the
+    bare patch (uint8, float32 coverage; `lid_margin`)."""
 
     x0: int
     y0: int
@@ -72,6 +74,8 @@ class EyeModel:
     alpha: np.ndarray
     source_iris: np.ndarray
     loop: tuple[int, ...]
+    margin: np.ndarray
+    margin_alpha: np.ndarray
 
 
 def _opening_mask(shape: tuple[int, int], loop: np.ndarray) -> np.ndarray:
@@ -122,7 +126,7 @@ def whole_iris(canvas: np.ndarray, centre: np.ndarray, radius: float, opening: n
     alpha = 1.0 - t * t * (3 - 2 * t)
     # Beyond the iris, only what the photo shows comes along: a filled rim took the white's colour
     # from the visible one and drew a pale ring over the lid's shadow.
-    alpha = np.where(hidden & (rho > 0.95 * radius), 0.0, alpha)
+    alpha = np.where(hidden & (rho > 1.0 * radius), 0.0, alpha)
     return out, cv2.GaussianBlur(alpha.astype(np.float32), (0, 0), 0.7)
 
 
@@ -246,7 +250,37 @@ def eye_model(canvas: np.ndarray, points_canvas: np.ndarray, name: str, grain: f
         return None
     x0, y0, bare, opening, radius = got
     tex, alpha = whole_iris(canvas, centre, radius, opening, (x0, y0))
-    return EyeModel(x0, y0, bare, tex, alpha, points_canvas[list(iris), :2].copy(), loop_idx)
+    photo = np.ascontiguousarray(canvas[y0:y0 + bare.shape[0], x0:x0 + bare.shape[1]])
+    upper_line = points_canvas[list(upper), :2] - [x0, y0]
+    cover = lid_margin(photo, opening, upper_line, centre - [x0, y0], radius)
+    return EyeModel(x0, y0, bare, tex, alpha, points_canvas[list(iris), :2].copy(), loop_idx, photo, cover)
+
+
+def lid_margin(photo: np.ndarray, opening: np.ndarray, upper: np.ndarray, centre: np.ndarray,
+               radius: float) -> np.ndarray:
+    """(h, w) float32: how much of the photo's own upper-lid margin lies over the eye at each pixel of
+    the eye's patch `photo`. The tracker's outline of the upper lid runs along the lashes, above the
+    lid's edge on the eyeball, so the band just inside it is the lid's dark margin and its shadow,
+    not eye. Painted over with white where an iris had met the lid, it showed as a pale arc under the
+    lid, and dlib read the eye as less open. Coverage: 1 at the outline, 0 at LID_MARGIN iris radii
+    below it, times how dark the photo is there between the white's lightness (0) and the iris's (1),
+    so where the white reaches the lid nothing is laid over the eye."""
+    h, w = opening.shape
+    line = np.full((h, w), 255, np.uint8)
+    cv2.polylines(line, [np.round(upper * 4).astype(np.int32)], False, 0, 1, cv2.LINE_8, shift=2)
+    depth = cv2.distanceTransform(line, cv2.DIST_L2, 3)
+    band = np.clip(1.0 - depth / max(1.0, LID_MARGIN * radius), 0.0, 1.0) * opening
+    lum = photo.astype(np.float32).mean(2)
+    yy, xx = np.mgrid[0:h, 0:w]
+    rho = np.hypot(xx - centre[0], yy - centre[1])
+    iris = opening & (rho <= 0.6 * radius)
+    white = opening & (rho > BARE_RADIUS * radius)
+    if not iris.any() or not white.any():
+        return np.zeros((h, w), np.float32)
+    lw = float(np.percentile(lum[white], 70))
+    li = float(np.median(lum[iris]))
+    dark = np.clip((lw - lum) / max(1.0, lw - li), 0.0, 1.0)
+    return (band * dark).astype(np.float32)
 
 
 def iris_affine(source: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -317,6 +351,8 @@ class Eyeballs:
             m = rasterize_map(tp - [x0, y0], self.source - [eye.x0, eye.y0], L.hole_fill_triangles()[name], base)
             sclera = roi.copy()
             cv2.remap(eye.bare, m, None, cv2.INTER_LINEAR, dst=sclera, borderMode=cv2.BORDER_TRANSPARENT)
+            lid = cv2.remap(eye.margin, m, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+            la = cv2.remap(eye.margin_alpha, m, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)[..., None]
             # The iris texture's pixel (u, v) is the canvas point source_centre + (u - R, v - R).
             A = iris_affine(eye.source_iris, tp[list(iris)])
             R = (eye.iris.shape[0] - 1) / 2
@@ -326,6 +362,7 @@ class Eyeballs:
             tex = cv2.warpAffine(eye.iris, to_roi, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
             a = cv2.warpAffine(eye.alpha, to_roi, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)[..., None]
             ball = sclera.astype(np.float32) * (1 - a) + tex * a
+            ball = ball * (1 - la) + lid * la
             c = weight * cover[..., None]
             roi[:] = np.clip(roi.astype(np.float32) * (1 - c) + ball * c + 0.5, 0, 255).astype(np.uint8)
         return frame
