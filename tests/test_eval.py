@@ -164,6 +164,8 @@ def test_tracker_and_judge_agree_on_a_clear_driver(driver_measure):
     assert set(t) >= {"mouth", "eye_right", "yaw", "pitch"} and len(t["yaw"]) == driver_measure.frames
     a = agreement(driver_measure)
     assert a["mouth"] > 0.9 and a["yaw"] > 0.9 and a["eyes"] > 0.6, a
+    # one and the same face, swaying and talking: its identity reading moves, but not past the target
+    assert 0.0 < a["own_id_distance_max"] < 0.45, a
 
 
 def test_static_baseline_follows_nothing(driver_measure, judge, astronaut_face):

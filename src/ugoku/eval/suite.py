@@ -188,10 +188,15 @@ def summarize(kind: str, res: VideoMeasure, drv: VideoMeasure, source_desc, driv
 def agreement(drv: VideoMeasure) -> dict:
     """How far ugoku's tracker and the judge agree on a driving video: Pearson's r over time of each
     signal as the tracker reads it and as the judge reads it. An output that followed the tracker
-    perfectly would score about this against the judge (docs/metrics.md)."""
+    perfectly would score about this against the judge (docs/metrics.md). Also `own_id_distance_max`:
+    the judge's descriptor distance of the driver's sampled frames from its own first one, how far
+    the expressions alone move the identity reading of one and the same person."""
     out = {s: M.pearson(drv.tracker[s], drv.signals[s]) for s in TRACKER_SIGNALS if s in drv.tracker}
     if "eye_right" in out:
         out["eyes"] = M.nanmean([out.pop("eye_right"), out.pop("eye_left")])
+    descs = list(drv.descriptors.values())
+    if len(descs) > 1:
+        out["own_id_distance_max"] = M.identity_stats(descs[1:], descs[0])["distance_max"]
     return out
 
 
@@ -239,14 +244,15 @@ def _judge():
     return _JUDGE
 
 
-def measure_driver(path: Path, max_frames: int) -> VideoMeasure:
-    """The judge's view of a driving video (descriptor on the first frame only)."""
+def measure_driver(path: Path, max_frames: int, identity_stride: int = 0) -> VideoMeasure:
+    """The judge's view of a driving video (the face descriptor on the first frame and, with a
+    stride, on every identity_stride-th one)."""
     import cv2
 
     from ugoku.eval.measure import measure_frames, video_frames
 
     cv2.setNumThreads(1)
-    return measure_frames(video_frames(path, max_frames), _judge(), MeasureOptions(identity_stride=0))
+    return measure_frames(video_frames(path, max_frames), _judge(), MeasureOptions(identity_stride=identity_stride))
 
 
 def run_case(case: Case, out_dir: Path, options: EvalOptions, drv: VideoMeasure | None = None) -> dict:
@@ -276,7 +282,7 @@ def run_case(case: Case, out_dir: Path, options: EvalOptions, drv: VideoMeasure 
 
     with_truth = case.kind == "self"
     if drv is None:
-        drv = measure_driver(case.driving, cap)
+        drv = measure_driver(case.driving, cap, options.identity_stride)
     n = drv.frames
     keep = _moments(n, options.moments)
     drv_keep = {}
@@ -368,7 +374,7 @@ def run_suite(cases: list[Case], out_dir: str | os.PathLike, options: EvalOption
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(options.jobs, mp_context=mp.get_context("spawn")) as pool:
-            measured = dict(zip(videos, pool.map(_measure_driver_worker, [(v, options.max_frames) for v in videos])))
+            measured = dict(zip(videos, pool.map(_measure_driver_worker, [(v, options.max_frames, options.identity_stride) for v in videos])))
             jobs = [(c, out_dir, options, measured[c.driving]) for c in cases]
             for rec in pool.map(_run_case_worker, jobs):
                 records.append(rec)
@@ -378,7 +384,7 @@ def run_suite(cases: list[Case], out_dir: str | os.PathLike, options: EvalOption
         measured = {}
         for c in cases:
             if c.driving not in measured:
-                measured[c.driving] = measure_driver(c.driving, options.max_frames)
+                measured[c.driving] = measure_driver(c.driving, options.max_frames, options.identity_stride)
             records.append(run_case(c, out_dir, options, measured[c.driving]))
             if progress:
                 progress(len(records), len(cases))
@@ -468,7 +474,7 @@ def _fmt(v) -> str:
     return str(v)
 
 
-AGREEMENT_COLUMNS = ("mouth", "eyes", "brows", "yaw", "pitch")
+AGREEMENT_COLUMNS = ("mouth", "eyes", "brows", "yaw", "pitch", "own_id_distance_max")
 
 
 def _agreement_lines(records: list[dict]) -> list[str]:
@@ -481,8 +487,11 @@ def _agreement_lines(records: list[dict]) -> list[str]:
         return []
     lines = ["## Tracker–judge agreement on the driving videos", "",
              "Pearson's r between ugoku's tracker (MediaPipe) and the judge (dlib) reading the same signal on "
-             "the same driving frames: roughly the most a result can score on that signal with this judge.", "",
-             "| driving video | " + " | ".join(f"{c} r" for c in AGREEMENT_COLUMNS) + " |",
+             "the same driving frames: roughly the most a result can score on that signal with this judge. "
+             "Own ID dist max: the judge's descriptor distance of the driver's sampled frames from its own "
+             "first frame, how far expressions alone move the identity reading of one person.", "",
+             "| driving video | " + " | ".join("own ID dist max" if c == "own_id_distance_max" else f"{c} r"
+                                             for c in AGREEMENT_COLUMNS) + " |",
              "| --- |" + " --- |" * len(AGREEMENT_COLUMNS)]
     for name, a in seen.items():
         lines.append(f"| {name} | " + " | ".join(_fmt(a.get(c)) for c in AGREEMENT_COLUMNS) + " |")
