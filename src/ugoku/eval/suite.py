@@ -374,7 +374,8 @@ def run_suite(cases: list[Case], out_dir: str | os.PathLike, options: EvalOption
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(options.jobs, mp_context=mp.get_context("spawn")) as pool:
-            measured = dict(zip(videos, pool.map(_measure_driver_worker, [(v, options.max_frames, options.identity_stride) for v in videos])))
+            args = [(v, options.max_frames, options.identity_stride) for v in videos]
+            measured = dict(zip(videos, pool.map(_measure_driver_worker, args)))
             jobs = [(c, out_dir, options, measured[c.driving]) for c in cases]
             for rec in pool.map(_run_case_worker, jobs):
                 records.append(rec)

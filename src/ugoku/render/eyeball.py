@@ -15,12 +15,16 @@ open eye instead, from two things kept per photo (`eye_model`):
 - the whole iris: a disc of the photo around the iris centre, whose part hidden under the lids is
   filled from the visible part: mirrored across the iris's horizontal axis where that is visible
   (the top of an iris is like its bottom), else the mean colour at that radius; beyond the iris it
-  carries only the rim the photo shows.
+  carries only the rim the photo shows;
+- the upper lid's margin: the tracker's upper lid runs along the lashes, above the lid's edge on
+  the eyeball, so the photo's band just under it is lid, not eye. Its pixels, as far as they are
+  darker than the white, are laid back over the painted eye (`lid_margin`).
 
 Each frame, the bare eye is sampled through the opening's strip of triangles from the target's lids
 to the photo's (so the white moves with the lids, not with the iris), the iris is drawn over it
 where the target's iris points put it, by the affine that takes the photo's five iris points onto
-the target's (head turn and scale included), and both are clipped to the target's eye opening with
+the target's (head turn and scale included), the lid's margin is laid over them (sampled as the
+white is, so it moves with the lid), and all are clipped to the target's eye opening with
 a soft edge. The painted eye fades in over the first FULL_SHIFT eye widths of gaze shift from the
 photo's own, so at the photo's gaze the eye is the warp's, pixel for pixel. An eye the photo shows
 too shut to see its iris (its centre not inside the opening), or with almost no white, keeps the
@@ -126,7 +130,7 @@ def whole_iris(canvas: np.ndarray, centre: np.ndarray, radius: float, opening: n
     alpha = 1.0 - t * t * (3 - 2 * t)
     # Beyond the iris, only what the photo shows comes along: a filled rim took the white's colour
     # from the visible one and drew a pale ring over the lid's shadow.
-    alpha = np.where(hidden & (rho > 1.0 * radius), 0.0, alpha)
+    alpha = np.where(hidden & (rho > radius), 0.0, alpha)
     return out, cv2.GaussianBlur(alpha.astype(np.float32), (0, 0), 0.7)
 
 
@@ -264,7 +268,8 @@ def lid_margin(photo: np.ndarray, opening: np.ndarray, upper: np.ndarray, centre
     not eye. Painted over with white where an iris had met the lid, it showed as a pale arc under the
     lid, and dlib read the eye as less open. Coverage: 1 at the outline, 0 at LID_MARGIN iris radii
     below it, times how dark the photo is there between the white's lightness (0) and the iris's (1),
-    so where the white reaches the lid nothing is laid over the eye."""
+    so where the white reaches the lid nothing is laid over the eye. Where the iris met the lid the
+    band is the iris's own dark top and stays when the iris moves: a heavier lash line there."""
     h, w = opening.shape
     line = np.full((h, w), 255, np.uint8)
     cv2.polylines(line, [np.round(upper * 4).astype(np.int32)], False, 0, 1, cv2.LINE_8, shift=2)
