@@ -69,7 +69,8 @@ class EyeModel:
     eye region with the iris replaced by sclera (uint8); iris: (S, S, 3) float32 texture centred on
     the iris centre, S = 2R + 1; alpha: (S, S) its coverage; source_iris: (5, 2) the iris points
     (centre first) in canvas pixels; margin, margin_alpha: the photo's dark upper-lid margin on the
-    bare patch (uint8, float32 coverage; `lid_margin`)."""
+    bare patch (float32, premultiplied by its coverage, so it resamples without the colours it does not
+    cover; the coverage: `lid_margin`)."""
 
     x0: int
     y0: int
@@ -254,10 +255,11 @@ def eye_model(canvas: np.ndarray, points_canvas: np.ndarray, name: str, grain: f
         return None
     x0, y0, bare, opening, radius = got
     tex, alpha = whole_iris(canvas, centre, radius, opening, (x0, y0))
-    photo = np.ascontiguousarray(canvas[y0:y0 + bare.shape[0], x0:x0 + bare.shape[1]])
+    photo = canvas[y0:y0 + bare.shape[0], x0:x0 + bare.shape[1]]
     upper_line = points_canvas[list(upper), :2] - [x0, y0]
     cover = lid_margin(photo, opening, upper_line, centre - [x0, y0], radius)
-    return EyeModel(x0, y0, bare, tex, alpha, points_canvas[list(iris), :2].copy(), loop_idx, photo, cover)
+    margin = photo.astype(np.float32) * cover[..., None]
+    return EyeModel(x0, y0, bare, tex, alpha, points_canvas[list(iris), :2].copy(), loop_idx, margin, cover)
 
 
 def lid_margin(photo: np.ndarray, opening: np.ndarray, upper: np.ndarray, centre: np.ndarray,
@@ -356,7 +358,7 @@ class Eyeballs:
             m = rasterize_map(tp - [x0, y0], self.source - [eye.x0, eye.y0], L.hole_fill_triangles()[name], base)
             sclera = roi.copy()
             cv2.remap(eye.bare, m, None, cv2.INTER_LINEAR, dst=sclera, borderMode=cv2.BORDER_TRANSPARENT)
-            lid = cv2.remap(eye.margin, m, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+            lid = cv2.remap(eye.margin, m, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
             la = cv2.remap(eye.margin_alpha, m, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)[..., None]
             # The iris texture's pixel (u, v) is the canvas point source_centre + (u - R, v - R).
             A = iris_affine(eye.source_iris, tp[list(iris)])
@@ -367,7 +369,7 @@ class Eyeballs:
             tex = cv2.warpAffine(eye.iris, to_roi, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
             a = cv2.warpAffine(eye.alpha, to_roi, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)[..., None]
             ball = sclera.astype(np.float32) * (1 - a) + tex * a
-            ball = ball * (1 - la) + lid * la
+            ball = ball * (1 - la) + lid
             c = weight * cover[..., None]
             roi[:] = np.clip(roi.astype(np.float32) * (1 - c) + ball * c + 0.5, 0, 255).astype(np.uint8)
         return frame
