@@ -259,7 +259,7 @@ def _iris_centre(img, pts, iris, corners, skip_upper=0.0):
 
 @pytest.mark.parametrize("h", [1.0, -1.0])
 def test_a_gaze_shift_moves_the_iris_by_the_expected_amount(astronaut_face, h):
-    from ugoku.motion.eyes import USER_RANGE
+    from ugoku.motion.eyes import H_LIMIT, fixed_gaze, gaze
 
     pts = astronaut_face.landmarks.astype(np.float64)
     ref = HeadFrame.of(pts).normalise(pts)
@@ -268,20 +268,36 @@ def test_a_gaze_shift_moves_the_iris_by_the_expected_amount(astronaut_face, h):
     base = ren.render(Retargeter(astronaut_face.landmarks, ref)(still)).copy()
     target = Retargeter(astronaut_face.landmarks, ref, RetargetOptions(gaze=(h, 0.0)))(still)
     moved = ren.render(target).copy()
-    for iris, corners in ((L.RIGHT_IRIS, L.RIGHT_EYE_CORNERS), (L.LEFT_IRIS, L.LEFT_EYE_CORNERS)):
+    asked = np.clip(fixed_gaze((h, 0.0))[:, 0], -H_LIMIT, H_LIMIT)     # the outer eye stops at the corner limit
+    for k, (iris, corners) in enumerate(((L.RIGHT_IRIS, L.RIGHT_EYE_CORNERS), (L.LEFT_IRIS, L.LEFT_EYE_CORNERS))):
         width = np.linalg.norm(pts[corners[0], :2] - pts[corners[1], :2])
         a = _iris_centre(base, pts, iris, corners)
         b = _iris_centre(moved, pts, iris, corners)
         # the rendered iris moved towards the asked side by at least half the asked amount (eye
         # widths; the dark-pixel locator also counts lashes, which stay, so it under-reads), and the
         # iris landmark went exactly where asked
-        want = h * USER_RANGE[0] - (pts[iris[0], 0] - pts[list(corners), 0].mean()) / width
+        want = asked[k] - (pts[iris[0], 0] - pts[list(corners), 0].mean()) / width
         seen = (b[0] - a[0]) / width
         assert np.sign(seen) == np.sign(want)
         assert 0.5 * abs(want) <= abs(seen) <= 1.2 * abs(want)
         assert abs(b[1] - a[1]) < 0.06 * width
-        got = (target.points[iris[0], 0] - target.points[list(corners), 0].mean()) / width
-        assert got == pytest.approx(h * USER_RANGE[0], abs=0.01)
+        assert gaze(target.points)[k, 0] == pytest.approx(asked[k], abs=0.005)   # along the eye's own axis
+
+
+def test_a_fixed_straight_look_is_where_a_face_looking_at_the_camera_has_its_irises(astronaut_face):
+    # --gaze 0,0 once put each iris at its corners' midpoint: lower than a face looking ahead has it and
+    # nearer the nose (0.06 eye widths from where the astronaut, who looks at the camera, has hers).
+    from ugoku.motion.eyes import fixed_gaze, gaze
+
+    pts = astronaut_face.landmarks.astype(np.float64)
+    ref = HeadFrame.of(pts).normalise(pts)
+    own = gaze(ref)
+    assert np.linalg.norm(own, axis=1).min() > 0.05                     # the midpoint is not where she looks
+    target = Retargeter(astronaut_face.landmarks, ref, RetargetOptions(gaze=(0.0, 0.0)))(_motion(np.zeros((478, 3))))
+    got = gaze(HeadFrame.of(target.points).normalise(target.points))
+    assert np.allclose(got, fixed_gaze((0.0, 0.0)), atol=0.01)
+    assert np.linalg.norm(got - own, axis=1).max() < 0.04
+    assert got[0, 0] < 0 < got[1, 0] and (got[:, 1] < 0).all()           # outward of the midpoints, above them
 
 
 def test_gaze_keep_and_closed_eyes_keep_the_iris_inside(astronaut_face):

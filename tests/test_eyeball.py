@@ -23,11 +23,28 @@ def _opening(pts, name):
     return pts[list(L.eye_loop(upper, lower)), :2]
 
 
+class _Looking(Retargeter):
+    """A retargeter whose irises go to `want` ((h, v) per eye, eye widths from the corners' midpoint)."""
+
+    def __init__(self, face, ref, want):
+        super().__init__(face.landmarks, ref)
+        self.want = want
+
+    def target_gaze(self, m):
+        return self.want
+
+
 def _render(face, gaze, enabled=True):
+    """The photo rendered at rest with its irises at `gaze`: 'keep', or (h, v) for both eyes in eye
+    widths over USER_RANGE, from the corners' midpoint."""
     pts = face.landmarks.astype(np.float64)
     ref = HeadFrame.of(pts).normalise(pts)
     ren = Renderer(face.landmarks, 512, face.crop, I2)
-    target = Retargeter(face.landmarks, ref, RetargetOptions(gaze=gaze))(STILL)
+    if gaze == "keep":
+        retarget = Retargeter(face.landmarks, ref, RetargetOptions(gaze="keep"))
+    else:
+        retarget = _Looking(face, ref, np.tile(np.array(gaze) * USER_RANGE, (2, 1)))
+    target = retarget(STILL)
     frame = ren.render(target).copy()
     return Eyeballs(face.crop, face.landmarks, I2, EyeballOptions(enabled=enabled))(frame, target.points, ren.dense,
                                                                                    ren.region), target

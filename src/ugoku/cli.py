@@ -160,7 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="multiply head rotation and movement (default 1)")
     a.add_argument("--gaze", type=_gaze, default="follow",
                    help="follow: the irises follow the driver's gaze (default); keep: the source's gaze; "
-                        "H,V: a fixed gaze, each -1..1 (1,0 looks to the image's right, 0,1 down)")
+                        "H,V: a fixed gaze, each -1..1 from looking straight ahead (0,0 at the camera, 1,0 to the "
+                        "image's right, 0,1 down)")
     a.add_argument("--eyes-open", type=_opening(("relative", "driver"), 0.6), default="relative",
                    help="eye retargeting. relative: the photo's eyes open and close by the driver's ratio "
                         "(default); driver: exactly as wide as the driver's, frame by frame; a number: "
@@ -225,7 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
     ed.add_argument("--yaw", type=lambda t: _number(t, float, -45, 45), help="degrees, > 0 turns towards the image's right")
     ed.add_argument("--pitch", type=lambda t: _number(t, float, -30, 30), help="degrees, > 0 tilts the chin down")
     ed.add_argument("--roll", type=lambda t: _number(t, float, -30, 30), help="degrees, > 0 tilts clockwise")
-    ed.add_argument("--gaze", type=_gaze_fixed, help="H,V each -1..1: where the eyes look (1,0 the image's right, 0,1 down)")
+    ed.add_argument("--gaze", type=_gaze_fixed,
+                    help="H,V each -1..1: where the eyes look (0,0 straight ahead, 1,0 the image's right, 0,1 down)")
     ed.add_argument("--face-index", type=_positive_int, default=0, help="which face, 0 = the largest (default 0)")
     ed.add_argument("--no-pasteback", action="store_true", help="write the square crop around the face")
     _add_memory(ed)

@@ -13,6 +13,11 @@ from ugoku.face import landmarks as L
 
 H_LIMIT = 0.25          # the iris centre stays this far (eye widths) from the corner midpoint at most
 USER_RANGE = (0.22, 0.12)   # --gaze H,V = ±1 means this many eye widths (h, v)
+# Where an iris centre sits when a face looks straight ahead, in eye widths from its corners' midpoint:
+# outward (away from the nose; the inner corner reaches further than the outer) and up. Measured on
+# portraits looking at the camera: the suite's s0, s2, s5, s7, s12 and the astronaut, |h| 0.03-0.09
+# and v -0.04 to -0.11 (docs/benchmarks.md). The corners' midpoint itself looks down and cross-eyed.
+STRAIGHT = (0.05, -0.075)
 
 
 def eye_axes(points: np.ndarray, corners) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -36,6 +41,13 @@ def gaze(points: np.ndarray) -> np.ndarray:
         d = points[iris[0], :2] - mid
         out.append((d @ ex / w, d @ ey / w))
     return np.array(out)
+
+
+def fixed_gaze(hv: tuple[float, float]) -> np.ndarray:
+    """(2, 2) target gaze (right eye, then left) for a fixed look (H, V), each -1..1: USER_RANGE from
+    looking straight ahead (STRAIGHT), H > 0 towards the image's right, V > 0 down."""
+    h, v = float(hv[0]) * USER_RANGE[0], STRAIGHT[1] + float(hv[1]) * USER_RANGE[1]
+    return np.array([[h - STRAIGHT[0], v], [h + STRAIGHT[0], v]])
 
 
 def _lid_limits(points: np.ndarray, name: str, h: float) -> tuple[float, float]:

@@ -17,7 +17,7 @@ import numpy as np
 
 from ugoku.errors import OptionError
 from ugoku.face import landmarks as L
-from ugoku.motion.eyes import USER_RANGE, eye_axes, gaze, place_irises
+from ugoku.motion.eyes import eye_axes, fixed_gaze, gaze, place_irises
 from ugoku.motion.openings import EYE_TARGET_RANGE, LIP_TARGET_RANGE, OpeningTargets, check_target
 from ugoku.motion.pose import HeadFrame, MotionFrame, procrustes
 
@@ -39,7 +39,7 @@ class RetargetOptions:
     eyes_scale: float = 1.0
     lips_scale: float = 1.0
     region_falloff: float = 0.35   # face-size units over which a region's influence fades
-    gaze: str | tuple[float, float] = "follow"   # 'follow' the driver, 'keep' the source's, or (H, V) in -1..1
+    gaze: str | tuple[float, float] = "follow"   # 'follow' the driver, 'keep' the source's, or (H, V) in -1..1 (eyes.fixed_gaze)
     eyes_open: float | str = "relative"    # eye retargeting: 'relative', 'driver' or a lid opening (openings.py)
     lips_open: float | str = "auto"        # lip retargeting: 'auto', 'relative', 'driver' or an inner-lip opening
 
@@ -240,7 +240,7 @@ class Retargeter:
         """Where the irises go, (2, 2) (h, v) per eye in eye widths (see ugoku.motion.eyes)."""
         o = self.options
         if isinstance(o.gaze, tuple):
-            return np.tile(np.array(o.gaze) * USER_RANGE, (2, 1))
+            return fixed_gaze(o.gaze)
         if o.gaze == "keep" or "eyes" not in o.regions:
             return self.source_gaze
         now = gaze(self.driver_reference + m.expression)
