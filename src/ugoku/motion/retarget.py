@@ -229,6 +229,7 @@ class Retargeter:
             self.weights = self.weights * eye_scale_field(self.source_norm, ref @ self.R_align.T)[:, None]
         self.source_gaze = gaze(self.source_norm)
         self.driver_gaze = gaze(ref)
+        self.fixed_gaze = fixed_gaze(options.gaze) if isinstance(options.gaze, tuple) else None
         k = options.expression_scale
         self.under_lip = under_lip_plan(self.source_norm)
         self.openings = OpeningTargets(
@@ -239,8 +240,8 @@ class Retargeter:
     def target_gaze(self, m: MotionFrame) -> np.ndarray:
         """Where the irises go, (2, 2) (h, v) per eye in eye widths (see ugoku.motion.eyes)."""
         o = self.options
-        if isinstance(o.gaze, tuple):
-            return fixed_gaze(o.gaze)
+        if self.fixed_gaze is not None:
+            return self.fixed_gaze
         if o.gaze == "keep" or "eyes" not in o.regions:
             return self.source_gaze
         now = gaze(self.driver_reference + m.expression)
