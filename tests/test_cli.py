@@ -113,3 +113,15 @@ def test_help_loads_no_heavy_module():
             "heavy = [m for m in ('numpy', 'cv2', 'mediapipe', 'av') if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("value", ["follow", "2,0", "left"])
+def test_edit_gaze_asks_for_a_direction(capsys, value):
+    # A still has no driver to follow: the message offers only what edit takes.
+    from ugoku.cli import build_parser
+
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args(["edit", "-s", "a.jpg", "-o", "b.png", "--gaze", value])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2
+    assert "use H,V with each between -1 and 1" in err and "follow" not in err.replace(value, "")

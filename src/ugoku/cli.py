@@ -76,8 +76,11 @@ def _unit_pos(text: str) -> float:
 
 
 def _gaze_fixed(text: str):
-    g = _gaze(text)
-    if not isinstance(g, tuple):
+    try:
+        g = _gaze(text)
+    except argparse.ArgumentTypeError:
+        g = None
+    if not isinstance(g, tuple):       # a still has no driver: follow and keep mean nothing here
         raise argparse.ArgumentTypeError(f"{text!r}: use H,V with each between -1 and 1 (e.g. -0.6,0)")
     return g
 
