@@ -202,6 +202,21 @@ def test_a_face_free_frame_is_counted_not_a_crash(judge, astronaut_face):
     assert np.isnan(res.signals["mouth"][1]) and sorted(res.descriptors) == [0, 2]
 
 
+def test_the_judge_reads_a_sub_pixel_shift(judge):
+    # dlib's predictor returns whole pixels; the judge reads the face scaled up and maps the points
+    # back, so half a pixel of motion reads as about half a pixel at every point, not as 0 or 1.
+    import cv2
+    from skimage.data import astronaut
+
+    img = astronaut()
+    shift = np.float32([[1, 0, 0.5], [0, 1, 0.5]])
+    moved = cv2.warpAffine(img, shift, img.shape[1::-1], flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    a, b = judge(img).points, judge(moved).points
+    err = np.sqrt((((b - a) - 0.5) ** 2).sum(1).mean())
+    assert err < 0.4, err          # whole-pixel points: 0.77
+    assert not np.allclose(b, np.round(b))
+
+
 def test_a_still_is_read_the_same_whatever_video_came_before(judge, astronaut_face):
     """The judge's face-size hint belongs to the video it follows: a still read after a video with a
     bigger face gives the very same points as before it (the hint moved dlib's box, and with it the
