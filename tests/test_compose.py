@@ -300,6 +300,50 @@ def test_a_fixed_straight_look_is_where_a_face_looking_at_the_camera_has_its_iri
     assert got[0, 0] < 0 < got[1, 0] and (got[:, 1] < 0).all()           # outward of the midpoints, above them
 
 
+def test_a_fixed_look_down_lowers_the_upper_lid_and_a_blink_still_shuts(astronaut_face):
+    # A fixed gaze turns the eyes without the lids' own motion; the lids now follow the turn (looking
+    # down with the lids where they were showed white above the iris, a stare no face makes).
+    from ugoku.motion.eyes import LID_FOLLOW, USER_RANGE, eye_axes, lid_opening
+
+    pts = astronaut_face.landmarks.astype(np.float64)
+    ref = HeadFrame.of(pts).normalise(pts)
+
+    def shape(v, expr=None):
+        t = Retargeter(pts, ref, RetargetOptions(gaze=(0.0, v)))(_motion(np.zeros((478, 3)) if expr is None else expr))
+        return HeadFrame.of(t.points).normalise(t.points)
+
+    down, up = shape(1.0), shape(-1.0)
+    turn = 2 * USER_RANGE[1]                                   # eye widths between V = -1 and V = 1
+    for name, mid in (("right_eye", L.RIGHT_EYE_LID_MID), ("left_eye", L.LEFT_EYE_LID_MID)):
+        _, _, ey, w = eye_axes(ref, L.EYES[name][3])
+        moved = (down[list(mid), :2] - up[list(mid), :2]) @ ey / w  # (upper, lower), > 0 down
+        assert moved[0] == pytest.approx(LID_FOLLOW[0] * turn, rel=0.15)
+        assert moved[1] == pytest.approx(LID_FOLLOW[1] * turn, rel=0.15)
+        corners = list(L.EYES[name][3])
+        assert np.allclose(down[corners], up[corners], atol=1e-4)
+    # A blink under a look up (which lifts the upper lid) still shuts the eyes.
+    shut = shape(-1.0, blink_offsets(ref))
+    assert (lid_opening(shut) < 0.01).all() and (lid_opening(up) > 0.2).all()
+
+
+def test_a_fixed_look_up_reads_more_open_than_a_look_down(astronaut_face):
+    # On the pixels, by dlib: the lids follow the eyes. Before, the iris slid under a still upper lid
+    # when looking up and dlib read that eye as less open than one looking down (0.28 against 0.34).
+    from ugoku.api import AnimateOptions, render_still
+    from ugoku.eval import face68 as F
+    from ugoku.motion.controls import Controls
+
+    judge = F.Dlib68()
+
+    def ear(v):
+        img = render_still(astronaut_face, Controls(), AnimateOptions(pasteback=False, retarget=RetargetOptions(gaze=(0.0, v))))
+        p = judge(img).points
+        return (F.eye_aspect(p, F.RIGHT_EYE) + F.eye_aspect(p, F.LEFT_EYE)) / 2
+
+    up, down = ear(-1.0), ear(1.0)
+    assert up - down > 0.02, (up, down)
+
+
 def test_gaze_keep_and_closed_eyes_keep_the_iris_inside(astronaut_face):
     from ugoku.motion.eyes import gaze, place_irises
 

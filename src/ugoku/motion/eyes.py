@@ -18,6 +18,9 @@ USER_RANGE = (0.22, 0.12)   # --gaze H,V = ±1 means this many eye widths (h, v)
 # portraits looking at the camera: the suite's s0, s2, s5, s7, s12 and the astronaut, |h| 0.03-0.09
 # and v -0.04 to -0.11 (docs/benchmarks.md). The corners' midpoint itself looks down and cross-eyed.
 STRAIGHT = (0.05, -0.075)
+# A lid follows the eye's vertical turn (looking down lowers the upper lid over the iris's top, looking
+# up lifts it; the lower lid moves less): the shares of the iris's vertical shift each lid takes.
+LID_FOLLOW = (0.9, 0.3)
 
 
 def eye_axes(points: np.ndarray, corners) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -72,6 +75,35 @@ def lid_opening(points: np.ndarray) -> np.ndarray:
         top, bottom = _lid_limits(points, name, 0.0)
         out.append(bottom - top)
     return np.array(out)
+
+
+def lids_follow_gaze(shape: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """Move the lids of `shape` (normalised, 478 points) with a vertical turn of the eyes that did not
+    come with the lids' own motion (a fixed gaze): `shift` (2,) is each eye's iris shift across the
+    eye (eye widths, > 0 down), of which the upper lid takes LID_FOLLOW[0] and the lower LID_FOLLOW[1].
+    Most in the lid's middle, none at the corners, and the skin within about an eye width of a lid
+    goes with it, fading, so the lid moves, not a crease. Without it a downward look showed a stare
+    with white above the iris, which no face does, and MediaPipe read a quarter of the turn."""
+    out = np.array(shape, dtype=np.float64, copy=True)
+    pts = out[:, :2]
+    for k, (upper, lower, _, corners) in enumerate(L.EYES.values()):
+        dv = float(shift[k])
+        if dv == 0.0:
+            continue
+        mid, ex, ey, w = eye_axes(out, corners)
+        d = pts - mid
+        u, v = d @ ex / w, d @ ey / w
+        along = np.where(np.abs(u) < 0.5, np.cos(np.pi * u) ** 2, 0.0)     # 1 in the middle, 0 at the corners
+        move = np.zeros(len(pts))
+        for chain, share, side in ((upper, LID_FOLLOW[0], v <= 0), (lower, LID_FOLLOW[1], v > 0)):
+            lid = pts[list(chain)]
+            near = np.linalg.norm(pts[:, None, :] - lid[None, :, :], axis=2).min(1) / w
+            fade = np.exp(-0.5 * (near / 0.35) ** 2)
+            fade[list(chain)] = 1.0
+            move += np.where(side, share * fade, 0.0)
+        move[list(corners)] = 0.0
+        out[:, :2] += (dv * w * along * move)[:, None] * ey
+    return out
 
 
 def place_irises(shape: np.ndarray, target_gaze: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ import numpy as np
 
 from ugoku.errors import OptionError
 from ugoku.face import landmarks as L
-from ugoku.motion.eyes import eye_axes, fixed_gaze, gaze, place_irises
+from ugoku.motion.eyes import eye_axes, fixed_gaze, gaze, lid_opening, lids_follow_gaze, place_irises
 from ugoku.motion.openings import EYE_TARGET_RANGE, LIP_TARGET_RANGE, OpeningTargets, check_target
 from ugoku.motion.pose import HeadFrame, MotionFrame, procrustes
 
@@ -230,6 +230,7 @@ class Retargeter:
         self.source_gaze = gaze(self.source_norm)
         self.driver_gaze = gaze(ref)
         self.fixed_gaze = fixed_gaze(options.gaze) if isinstance(options.gaze, tuple) else None
+        self.source_opening = lid_opening(self.source_norm)
         k = options.expression_scale
         self.under_lip = under_lip_plan(self.source_norm)
         self.openings = OpeningTargets(
@@ -249,6 +250,13 @@ class Retargeter:
             return now
         return self.source_gaze + (now - self.driver_gaze) * (o.eyes_scale * o.expression_scale)
 
+    def lid_shift(self, shape: np.ndarray) -> np.ndarray:
+        """(2,) how far a fixed gaze turns each eye down from the photo's own look (eye widths), for
+        `lids_follow_gaze`; in proportion to how open the eye is against the photo's, so a blink
+        still shuts and a shut eye stays shut."""
+        open_share = np.clip(lid_opening(shape) / np.maximum(self.source_opening, 1e-6), 0.0, 1.0)
+        return (self.fixed_gaze[:, 1] - self.source_gaze[:, 1]) * open_share
+
     def __call__(self, m: MotionFrame) -> TargetFace:
         o = self.options
         if o.mode == "relative":
@@ -259,6 +267,8 @@ class Retargeter:
         if self.openings.active:
             shape = keep_lids_apart(self.openings(shape, self.driver_reference + m.expression))
         shape = keep_chin_below_lip(shape, self.under_lip)
+        if self.fixed_gaze is not None:
+            shape = keep_lids_apart(lids_follow_gaze(shape, self.lid_shift(shape)))
         shape = place_irises(shape, self.target_gaze(m))
         if "pose" in o.regions:
             R = m.rotation @ self.R_align.T if o.mode == "absolute" else m.rotation
