@@ -83,7 +83,8 @@ def lids_follow_gaze(shape: np.ndarray, shift: np.ndarray) -> np.ndarray:
     eye (eye widths, > 0 down), of which the upper lid takes LID_FOLLOW[0] and the lower LID_FOLLOW[1].
     Most in the lid's middle, none at the corners, and the skin within about an eye width of a lid
     goes with it, fading, so the lid moves, not a crease. Without it a downward look showed a stare
-    with white above the iris, which no face does, and MediaPipe read a quarter of the turn."""
+    with white above the iris, which no face does, and an upward one slid the iris under a still lid
+    (dlib read it as less open than a look down)."""
     out = np.array(shape, dtype=np.float64, copy=True)
     pts = out[:, :2]
     for k, (upper, lower, _, corners) in enumerate(L.EYES.values()):

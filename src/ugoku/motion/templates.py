@@ -150,9 +150,9 @@ def _look_around_tpl(t: float, s: float) -> Controls:
     h = float(np.interp(t, ts, [k[1] for k in keys]))
     v = float(np.interp(t, ts, [k[2] for k in keys]))
     # Smooth the piecewise-linear path a little and let the head lag.
+    c = _blinks(t, (2.2 * s / 6,))
     # The lids follow the eyes (as eyes.lids_follow_gaze does for a fixed gaze): up a little when
     # looking up, down over the iris's top when looking down.
-    c = _blinks(t, (2.2 * s / 6,))
     lids = 0.15 * max(-v, 0) - 0.3 * max(v, 0)
     return Controls(gaze_h=0.9 * h, gaze_v=0.9 * v, yaw=12.0 * h, pitch=6.0 * v, eye_r=-c + lids,
                     eye_l=-c + lids, brow_r=0.2 * max(-v, 0), brow_l=0.2 * max(-v, 0))
