@@ -268,7 +268,7 @@ def test_a_gaze_shift_moves_the_iris_by_the_expected_amount(astronaut_face, h):
     base = ren.render(Retargeter(astronaut_face.landmarks, ref)(still)).copy()
     target = Retargeter(astronaut_face.landmarks, ref, RetargetOptions(gaze=(h, 0.0)))(still)
     moved = ren.render(target).copy()
-    asked = np.clip(fixed_gaze((h, 0.0))[:, 0], -H_LIMIT, H_LIMIT)     # the outer eye stops at the corner limit
+    asked = np.clip(fixed_gaze((h, 0.0), gaze(ref))[:, 0], -H_LIMIT, H_LIMIT)     # the outer eye stops at the corner limit
     for k, (iris, corners) in enumerate(((L.RIGHT_IRIS, L.RIGHT_EYE_CORNERS), (L.LEFT_IRIS, L.LEFT_EYE_CORNERS))):
         width = np.linalg.norm(pts[corners[0], :2] - pts[corners[1], :2])
         a = _iris_centre(base, pts, iris, corners)
@@ -295,7 +295,7 @@ def test_a_fixed_straight_look_is_where_a_face_looking_at_the_camera_has_its_iri
     assert np.linalg.norm(own, axis=1).min() > 0.05                     # the midpoint is not where she looks
     target = Retargeter(astronaut_face.landmarks, ref, RetargetOptions(gaze=(0.0, 0.0)))(_motion(np.zeros((478, 3))))
     got = gaze(HeadFrame.of(target.points).normalise(target.points))
-    assert np.allclose(got, fixed_gaze((0.0, 0.0)), atol=0.01)
+    assert np.allclose(got, fixed_gaze((0.0, 0.0), own), atol=0.01)
     assert np.linalg.norm(got - own, axis=1).max() < 0.04
     assert got[0, 0] < 0 < got[1, 0] and (got[:, 1] < 0).all()           # outward of the midpoints, above them
 
@@ -342,6 +342,22 @@ def test_a_fixed_look_up_reads_more_open_than_a_look_down(astronaut_face):
 
     up, down = ear(-1.0), ear(1.0)
     assert up - down > 0.02, (up, down)
+
+
+def test_a_fixed_gaze_keeps_the_photo_s_own_spread_of_the_irises():
+    # s42 looks at the camera with her irises 0.03 eye widths inward of her tracked corners' midpoints
+    # (her made-up outer corners); the average outward 0.05 made her wall-eyed at 0,0.
+    from ugoku.motion.eyes import STRAIGHT, USER_RANGE, VERGENCE_RANGE, fixed_gaze, vergence
+
+    inward = np.array([[0.026, -0.061], [-0.033, -0.069]])          # s42's own gaze (right eye first)
+    for hv in ((0.0, 0.0), (0.5, -0.5), (-1.0, 1.0)):
+        g = fixed_gaze(hv, inward)
+        assert vergence(g) == pytest.approx(vergence(inward))          # her spread ...
+        assert g[:, 0].mean() == pytest.approx(hv[0] * USER_RANGE[0])  # ... about the asked direction
+        assert np.allclose(g[:, 1], STRAIGHT[1] + hv[1] * USER_RANGE[1])
+    wild = np.array([[0.3, 0.0], [-0.3, 0.0]])                       # a tracker's guess on blank eyes
+    assert vergence(fixed_gaze((0.0, 0.0), wild)) == VERGENCE_RANGE[0]
+    assert vergence(fixed_gaze((0.0, 0.0))) == pytest.approx(STRAIGHT[0])
 
 
 def test_gaze_keep_and_closed_eyes_keep_the_iris_inside(astronaut_face):

@@ -18,6 +18,11 @@ USER_RANGE = (0.22, 0.12)   # --gaze H,V = ±1 means this many eye widths (h, v)
 # portraits looking at the camera: the suite's s0, s2, s5, s7, s12 and the astronaut, |h| 0.03-0.09
 # and v -0.04 to -0.11 (docs/benchmarks.md). The corners' midpoint itself looks down and cross-eyed.
 STRAIGHT = (0.05, -0.075)
+# The outward part (0.05 above) is the spread of the two irises, and it is the face's own: eye
+# shapes and the tracker's corners on them differ (a made-up outer corner moves the midpoint outward:
+# s42's irises sit 0.03 inward of theirs while she looks at the camera). A fixed gaze keeps the
+# photo's own spread (`vergence`), within this range; one that looks aside keeps it too.
+VERGENCE_RANGE = (-0.05, 0.10)
 # A lid follows the eye's vertical turn (looking down lowers the upper lid over the iris's top, looking
 # up lifts it; the lower lid moves less): the shares of the iris's vertical shift each lid takes.
 LID_FOLLOW = (0.9, 0.3)
@@ -46,11 +51,20 @@ def gaze(points: np.ndarray) -> np.ndarray:
     return np.array(out)
 
 
-def fixed_gaze(hv: tuple[float, float]) -> np.ndarray:
+def vergence(g: np.ndarray) -> float:
+    """How far each iris sits outward (away from the nose) of the pair's middle, in eye widths, from
+    a gaze (2, 2) (right eye first): half the left eye's h minus the right eye's."""
+    return float(g[1, 0] - g[0, 0]) / 2
+
+
+def fixed_gaze(hv: tuple[float, float], own: np.ndarray | None = None) -> np.ndarray:
     """(2, 2) target gaze (right eye, then left) for a fixed look (H, V), each -1..1: USER_RANGE from
-    looking straight ahead (STRAIGHT), H > 0 towards the image's right, V > 0 down."""
+    looking straight ahead (STRAIGHT), H > 0 towards the image's right, V > 0 down. `own`: the photo's
+    gaze (2, 2), whose spread of the two irises (`vergence`, within VERGENCE_RANGE) replaces
+    STRAIGHT's outward part."""
+    out = STRAIGHT[0] if own is None else float(np.clip(vergence(np.asarray(own)), *VERGENCE_RANGE))
     h, v = float(hv[0]) * USER_RANGE[0], STRAIGHT[1] + float(hv[1]) * USER_RANGE[1]
-    return np.array([[h - STRAIGHT[0], v], [h + STRAIGHT[0], v]])
+    return np.array([[h - out, v], [h + out, v]])
 
 
 def _lid_limits(points: np.ndarray, name: str, h: float) -> tuple[float, float]:

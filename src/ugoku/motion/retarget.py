@@ -229,7 +229,7 @@ class Retargeter:
             self.weights = self.weights * eye_scale_field(self.source_norm, ref @ self.R_align.T)[:, None]
         self.source_gaze = gaze(self.source_norm)
         self.driver_gaze = gaze(ref)
-        self.fixed_gaze = fixed_gaze(options.gaze) if isinstance(options.gaze, tuple) else None
+        self.fixed_gaze = fixed_gaze(options.gaze, self.source_gaze) if isinstance(options.gaze, tuple) else None
         self.source_opening = lid_opening(self.source_norm)
         k = options.expression_scale
         self.under_lip = under_lip_plan(self.source_norm)
