@@ -21,7 +21,7 @@ STRAIGHT = (0.05, -0.075)
 # The outward part (0.05 above) is the spread of the two irises, and it is the face's own: eye
 # shapes and the tracker's corners on them differ (a made-up outer corner moves the midpoint outward:
 # s42's irises sit 0.03 inward of theirs while she looks at the camera). A fixed gaze keeps the
-# photo's own spread (`vergence`), within this range; one that looks aside keeps it too.
+# photo's own spread (`vergence`, whatever way the photo looks), within this range.
 VERGENCE_RANGE = (-0.05, 0.10)
 # A lid follows the eye's vertical turn (looking down lowers the upper lid over the iris's top, looking
 # up lifts it; the lower lid moves less): the shares of the iris's vertical shift each lid takes.
@@ -52,8 +52,9 @@ def gaze(points: np.ndarray) -> np.ndarray:
 
 
 def vergence(g: np.ndarray) -> float:
-    """How far each iris sits outward (away from the nose) of the pair's middle, in eye widths, from
-    a gaze (2, 2) (right eye first): half the left eye's h minus the right eye's."""
+    """How far the irises sit outward (away from the nose) of their corners' midpoints, beyond the
+    direction both share: half the left eye's h minus the right eye's (eye widths; gaze (2, 2),
+    right eye first)."""
     return float(g[1, 0] - g[0, 0]) / 2
 
 
