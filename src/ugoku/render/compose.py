@@ -332,9 +332,14 @@ def _fit(dist: float, good: float, poor: float) -> float:
     return float(np.clip((poor - dist) / max(poor - good, 1e-9), 0.0, 1.0))
 
 
+def lab_image(rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 3) float32 Lab (L 0-100, OpenCV's) of an RGB image given as 0-255 floats or uint8."""
+    return cv2.cvtColor(np.asarray(rgb, np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+
+
 def _lab(rgb) -> np.ndarray:
     """One RGB colour (0-255) in OpenCV's float Lab (L 0-100)."""
-    return cv2.cvtColor(np.asarray(rgb, np.float32).reshape(1, 1, 3) / 255.0, cv2.COLOR_RGB2Lab)[0, 0].astype(np.float64)
+    return lab_image(np.reshape(rgb, (1, 1, 3)))[0, 0].astype(np.float64)
 
 
 def _mouth_axes(loop: np.ndarray):

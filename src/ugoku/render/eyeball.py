@@ -42,7 +42,7 @@ import numpy as np
 
 from ugoku.face import landmarks as L
 from ugoku.motion.eyes import gaze
-from ugoku.render.compose import membrane_fill, skin_grain, unit_grain
+from ugoku.render.compose import lab_image, membrane_fill, skin_grain, unit_grain
 from ugoku.render.warp import rasterize_map
 
 MAX_EYE = 1024      # canvas pixels: an eye wider than this is left to the warp (bounded work)
@@ -135,11 +135,6 @@ def whole_iris(canvas: np.ndarray, centre: np.ndarray, radius: float, opening: n
     return out, cv2.GaussianBlur(alpha.astype(np.float32), (0, 0), 0.7)
 
 
-def _lab_image(rgb: np.ndarray) -> np.ndarray:
-    """(H, W, 3) float32 Lab (L 0-100) of an RGB image given as 0-255 floats or uint8."""
-    return cv2.cvtColor(np.asarray(rgb, np.float32) / 255.0, cv2.COLOR_RGB2Lab)
-
-
 def iris_extent(lab: np.ndarray, opening: np.ndarray, centre: np.ndarray, radius: float,
                 white: np.ndarray) -> float:
     """The iris's radius as the photo shows it. Read along the row through the centre, both ways: where the colour
@@ -194,7 +189,7 @@ def bare_eye(canvas: np.ndarray, loop: np.ndarray, centre: np.ndarray, radius: f
     outside = opening & (rho > BARE_RADIUS * radius)
     if outside.sum() < max(6, MIN_WHITE * opening.sum()):
         return None
-    lab = _lab_image(patch)
+    lab = lab_image(patch)
     bright = outside & (lum >= np.percentile(lum[outside], 70))
     white_lab = np.median(lab[bright], axis=0)
     local = centre - [x0, y0]
