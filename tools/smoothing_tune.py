@@ -5,8 +5,9 @@ filters the same landmarks. For every setting and video it prints:
   mouth / eyes / brows r  Pearson's r between the filtered landmarks' signal and dlib's reading of
                           the same frames (the eval's judge, see docs/metrics.md): lag and left-over
                           noise both lower it;
-  lag ms                  the shift that best lines the filtered inner-lip opening up with the raw
-                          one (parabolic peak of the cross-correlation);
+  yaw r                   the same for the head's yaw (dlib's points through solvePnP, as the eval);
+  lag ms, yaw lag ms      the shift that best lines the filtered inner-lip opening (the head's yaw)
+                          up with the raw one (parabolic peak of the cross-correlation);
   shake                   median over frames of the mean second difference of the filtered points
                           in the head's own frame (expression only), in face-size units per frame:
                           the shimmer of an ordinary frame (the median leaves out fast motion);
@@ -30,7 +31,7 @@ from ugoku.eval import face68
 from ugoku.eval.measure import tracker_signals
 from ugoku.eval.metrics import pearson
 from ugoku.face import landmarks as L
-from ugoku.face.tracker import FaceTracker, OneEuroFilter, SmoothOptions
+from ugoku.face.tracker import FaceTracker, LookAhead, OneEuroFilter, SmoothOptions
 from ugoku.io.video import VideoSource
 from ugoku.motion.pose import HeadFrame, procrustes
 
@@ -40,7 +41,7 @@ _RIGID = list(L.RIGID)
 def track(video: str, n: int) -> tuple[np.ndarray, float, dict[str, np.ndarray]]:
     """Raw landmarks (frames, 478, 3) (NaN where lost), frame interval, and dlib's signals."""
     judge = face68.Dlib68()
-    pts, sig = [], {"mouth": [], "eyes": [], "brows": []}
+    pts, sig = [], {"mouth": [], "eyes": [], "brows": [], "yaw": []}
     with VideoSource(video) as v, FaceTracker() as tracker:
         dt = 1.0 / float(v.info.fps)
         for i, rgb in zip(range(n), v.frames()):
@@ -58,6 +59,7 @@ def track(video: str, n: int) -> tuple[np.ndarray, float, dict[str, np.ndarray]]
             sig["mouth"].append(face68.mouth_opening(q))
             sig["eyes"].append((face68.eye_aspect(q, face68.RIGHT_EYE) + face68.eye_aspect(q, face68.LEFT_EYE)) / 2)
             sig["brows"].append(face68.brow_raise(q))
+            sig["yaw"].append(face68.head_pose(q, rgb.shape[1], rgb.shape[0])[0])
     return np.array(pts, np.float64), dt, {k: np.array(v) for k, v in sig.items()}
 
 
@@ -65,10 +67,17 @@ def smooth(pts: np.ndarray, dt: float, options: SmoothOptions) -> np.ndarray:
     ok = np.isfinite(pts).all(axis=(1, 2))
     out = np.full_like(pts, np.nan)
     f = None
+    ahead = LookAhead(options.lookahead if options.enabled else 0)
     for i in np.flatnonzero(ok):
         if f is None:
             f = OneEuroFilter(options, scale=HeadFrame.of(pts[i]).scale)
-        out[i] = f(pts[i], dt)
+        if i > 0 and not ok[i - 1]:
+            for p, k in ahead.flush():
+                out[k] = p
+        for p, k in ahead.push(f(pts[i], dt), f.lag, i):
+            out[k] = p
+    for p, k in ahead.flush():
+        out[k] = p
     return out
 
 
@@ -90,13 +99,15 @@ def figures(pts: np.ndarray, raw: np.ndarray, dt: float, judge: dict[str, np.nda
     ok = np.flatnonzero(np.isfinite(pts).all(axis=(1, 2)))
     ref = pts[ok[0]]
     ref_rigid = HeadFrame.of(ref).normalise(ref)[_RIGID]
-    sig = {k: np.full(len(pts), np.nan) for k in ("mouth", "eyes", "brows")}
-    raw_mouth = np.full(len(pts), np.nan)
+    sig = {k: np.full(len(pts), np.nan) for k in ("mouth", "eyes", "brows", "yaw")}
+    raw_mouth, raw_yaw = np.full(len(pts), np.nan), np.full(len(pts), np.nan)
     norm = np.full((len(pts), L.N_LANDMARKS, 2), np.nan)
     for i in ok:
         s = tracker_signals(pts[i], ref)
         sig["mouth"][i], sig["eyes"][i], sig["brows"][i] = s["mouth"], (s["eye_right"] + s["eye_left"]) / 2, s["brows"]
-        raw_mouth[i] = tracker_signals(raw[i], ref)["mouth"]
+        sig["yaw"][i] = s["yaw"]
+        r = tracker_signals(raw[i], ref)
+        raw_mouth[i], raw_yaw[i] = r["mouth"], r["yaw"]
         frame = HeadFrame.of(pts[i])
         p = frame.normalise(pts[i])
         _, R, _ = procrustes(p[_RIGID], ref_rigid, with_scale=False)
@@ -104,7 +115,8 @@ def figures(pts: np.ndarray, raw: np.ndarray, dt: float, judge: dict[str, np.nda
     shake = np.linalg.norm(norm[2:] - 2 * norm[1:-1] + norm[:-2], axis=2).mean(1)
     still = np.all(pts[1:] == pts[:-1], axis=(1, 2))
     return {"mouth r": pearson(sig["mouth"], judge["mouth"]), "eyes r": pearson(sig["eyes"], judge["eyes"]),
-            "brows r": pearson(sig["brows"], judge["brows"]), "lag ms": 1000 * dt * lag_frames(sig["mouth"], raw_mouth),
+            "brows r": pearson(sig["brows"], judge["brows"]), "yaw r": pearson(sig["yaw"], judge["yaw"]),
+            "lag ms": 1000 * dt * lag_frames(sig["mouth"], raw_mouth), "yaw lag ms": 1000 * dt * lag_frames(sig["yaw"], raw_yaw),
             "shake": float(np.nanmedian(shake)), "still": float(still.mean())}
 
 
@@ -118,10 +130,11 @@ def parse_setting(text: str) -> SmoothOptions:
         if name not in fields or name == "enabled":
             names = ", ".join(f for f in fields if f != "enabled")
             raise SystemExit(f"--set {text!r}: unknown option {name!r}; choose from {names}.")
+        kind = int if fields[name] in (int, "int") else float
         try:
-            kw[name] = float(value)
+            kw[name] = kind(value)
         except ValueError:
-            raise SystemExit(f"--set {text!r}: {name} needs a number, not {value!r}.") from None
+            raise SystemExit(f"--set {text!r}: {name} needs {'a whole' if kind is int else 'a'} number, not {value!r}.") from None
     return dataclasses.replace(SmoothOptions(), **kw)
 
 
@@ -140,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     for video, raw, _, _ in data:
         if np.isfinite(raw).all(axis=(1, 2)).sum() < 3:
             raise SystemExit(f"{video}: the tracker found a face in fewer than 3 frames; give a video of a face.")
-    keys = ("mouth r", "eyes r", "brows r", "lag ms", "shake", "still")
+    keys = ("mouth r", "eyes r", "brows r", "yaw r", "lag ms", "yaw lag ms", "shake", "still")
     print("| setting | video | " + " | ".join(keys) + " |")
     print("| --- | --- |" + " --- |" * len(keys))
     for name, opts in settings:

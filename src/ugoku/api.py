@@ -23,7 +23,7 @@ import numpy as np
 from ugoku.errors import InputError
 from ugoku.face.landmarks import RIGID as L_RIGID
 from ugoku.face.source import CropOptions, SourceFace, find_source_face
-from ugoku.face.tracker import FaceTracker, OneEuroFilter, SmoothOptions
+from ugoku.face.tracker import FaceTracker, LookAhead, OneEuroFilter, SmoothOptions
 from ugoku.io.image import ImageLimits, check_output_path, read_image, write_image
 from ugoku.io.video import EncodeOptions, VideoLimits, VideoSink, VideoSource
 from ugoku.motion.controls import CHANNELS, REST, Controls, Rig, angles_from_rotation
@@ -222,7 +222,8 @@ class DrivingMotion:
     shows the source at rest there). Frames where the face is lost repeat the last motion with
     tracked=False. `reference` (normalised landmarks) is set at the first tracked frame. Each tracked
     motion carries the driver's open mouth (`mouth_sample`) for the compose stage's memory, coloured
-    by the driver's lip and skin tones as read at the first tracked frame.
+    by the driver's lip and skin tones as read at the first tracked frame. With `smooth.lookahead`,
+    each motion is given once that many later frames have been tracked (`LookAhead`).
     """
 
     def __init__(self, frames: Iterable[np.ndarray], fps: float, smooth: SmoothOptions = SmoothOptions(),
@@ -244,13 +245,24 @@ class DrivingMotion:
         clock = self.clock
         last: MotionFrame | None = None
         filt: OneEuroFilter | None = None
+        ahead = LookAhead(self.smooth.lookahead if self.smooth.enabled else 0)
         palette = None
+
+        def motions(ready):
+            nonlocal last
+            for points, sample in ready:
+                last = replace(self.extractor(points), mouth_sample=sample)
+                yield last
+
         with FaceTracker() as tracker:
             it = iter(self.frames)
             while True:
                 with clock("decode"):
                     rgb = next(it, None)
                 if rgb is None:
+                    with clock("motion"):
+                        rest = list(motions(ahead.flush()))
+                    yield from rest
                     return
                 self.count += 1
                 with clock("track"):
@@ -260,17 +272,19 @@ class DrivingMotion:
                         pts = settled if settled is not None else pts
                 with clock("motion"):
                     if pts is None:
+                        # A frame without a face ends the look-ahead: what is pending is shown first.
                         self.lost += 1
-                        motion = replace(last, tracked=False) if last is not None else None
+                        ready = list(motions(ahead.flush()))
+                        ready.append(replace(last, tracked=False) if last is not None else None)
                     else:
                         self.tracked += 1
                         if filt is None:
                             filt = OneEuroFilter(self.smooth, scale=HeadFrame.of(pts).scale)
                         if palette is None:      # the driver's lip and skin tones, read once
                             palette = mouth_palette(rgb, pts)
-                        motion = last = replace(self.extractor(filt(pts, self.dt)),
-                                                mouth_sample=sample_mouth(rgb, pts, palette))
-                yield motion
+                        shown = filt(pts, self.dt)
+                        ready = list(motions(ahead.push(shown, filt.lag, sample_mouth(rgb, pts, palette))))
+                yield from ready
 
 
 def begin(command: str, face: SourceFace, source: str | os.PathLike, driving: dict,

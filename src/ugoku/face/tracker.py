@@ -25,7 +25,9 @@ class SmoothOptions:
     still_threshold (face sizes) and still_speed (face sizes a second) are the still-hold: a part of
     the face (see hold_groups) at rest stays where it was shown until its points have moved
     still_threshold on average, then follows until they slow below still_speed. enabled=False
-    passes landmarks through unchanged. Measure settings with tools/smoothing_tune.py.
+    passes landmarks through unchanged. lookahead (frames): each frame is shown once this many later
+    frames have been filtered, and taken from them where the filter lags it (`LookAhead`); 0 is the
+    causal filter alone. Measure settings with tools/smoothing_tune.py.
     """
 
     enabled: bool = True
@@ -37,6 +39,7 @@ class SmoothOptions:
     mouth_min_cutoff: float = 8.0    # lips and jaw: a syllable opens and shuts the mouth in 3-4 frames
     lids_min_cutoff: float = 8.0     # eyelids and irises: a blink is over in 100-300 ms, a saccade sooner
     brows_min_cutoff: float = 8.0    # brows and the skin beside them: a brow accent in speech lasts 200-300 ms
+    lookahead: int = 1               # frames of the video read ahead to take the filter's lag out
 
 
 def _alpha(cutoff, dt: float):
@@ -76,6 +79,7 @@ class OneEuroFilter:
         self._shown: np.ndarray | None = None
         self._cutoffs: dict[int, np.ndarray | float] = {}
         self._moving: np.ndarray | None = None
+        self.lag: np.ndarray | None = None       # per point: frames by which the last output trails a ramp
 
     def _min_cutoff(self, n: int):
         """Per-point minimum cutoff for n points, built once per size (it is used every frame)."""
@@ -98,23 +102,28 @@ class OneEuroFilter:
         self._dx = None
         self._shown = None
         self._moving = None
+        self.lag = None
 
     def __call__(self, x: np.ndarray, dt: float) -> np.ndarray:
         o = self.options
         x = np.asarray(x, dtype=np.float64)
         if not o.enabled:
+            self.lag = np.zeros(x.shape[0])
             return x.astype(np.float32)
         if self._x is None:
             self._x = x.copy()
             self._shown = x.copy()
             self._dx = np.zeros(x.shape[0])
             self._moving = np.zeros(len(hold_groups(x.shape[0])[1]), dtype=bool)
+            self.lag = np.zeros(x.shape[0])
             return x.astype(np.float32)
         speed = np.linalg.norm(x - self._x, axis=1) / max(dt, 1e-6) / self.scale
         a_d = _alpha(o.d_cutoff, dt)
         self._dx = a_d * speed + (1 - a_d) * self._dx
         cutoff = self._min_cutoff(x.shape[0]) + o.beta * self._dx
         a = _alpha(cutoff, dt)[:, None]
+        # An exponential filter with weight a trails a steady motion by (1 - a) / a steps.
+        self.lag = (1 - a[:, 0]) / a[:, 0]
         before = self._x
         self._x = a * x + (1 - a) * self._x
         # The still-hold, part by part. A part at rest stays where it was shown until its points
@@ -130,6 +139,54 @@ class OneEuroFilter:
         follow = self._moving[parts]
         self._shown[follow] = self._x[follow]
         return self._shown.astype(np.float32)
+
+
+class LookAhead:
+    """Fixed-lag smoothing: the causal filter's output read back at the frame it trails by.
+
+    A low-pass filter that only knows the past trails a moving point: the One-Euro filter's output at
+    frame t is where a steady motion was `lag` frames earlier (OneEuroFilter.lag, per point). Holding
+    each frame back until `frames` more have been filtered, the output for frame t is the filtered
+    point of frame t + lag (linear between frames, lag capped at what has been read), which for a
+    steady motion is where the point is at t: a syllable opens when the driver's does, and the noise
+    is averaged on both sides of t instead of only before it. A still part is held by the filter, so
+    every frame it gives is the same and so is this. Costs `frames` frames of delay, not of speed.
+
+    push(points, lag, item) returns the (points, item) pairs that are ready, oldest first; flush()
+    the rest, at the end of the video or before a frame without a face."""
+
+    def __init__(self, frames: int):
+        self.frames = max(0, int(frames))
+        self._pending: list[tuple[np.ndarray, np.ndarray, object]] = []
+
+    def push(self, points: np.ndarray, lag: np.ndarray, item=None) -> list[tuple[np.ndarray, object]]:
+        self._pending.append((np.asarray(points), np.asarray(lag, np.float64), item))
+        out = []
+        while len(self._pending) > self.frames:
+            out.append(self._take())
+        return out
+
+    def flush(self) -> list[tuple[np.ndarray, object]]:
+        out = []
+        while self._pending:
+            out.append(self._take())
+        return out
+
+    def _take(self) -> tuple[np.ndarray, object]:
+        """The oldest pending frame, read back along the pending ones, and drop it."""
+        points, lag, item = self._pending[0]
+        ahead = len(self._pending) - 1
+        if ahead == 0 or not np.any(lag > 0):
+            self._pending.pop(0)
+            return points, item
+        stack = np.stack([p for p, _, _ in self._pending]).astype(np.float64)   # (ahead + 1, N, D)
+        pos = np.clip(lag, 0.0, ahead)
+        i0 = np.minimum(np.floor(pos).astype(np.int64), ahead - 1)
+        f = (pos - i0)[:, None]
+        n = np.arange(stack.shape[1])
+        out = stack[i0, n] * (1 - f) + stack[i0 + 1, n] * f
+        self._pending.pop(0)
+        return out.astype(points.dtype), item
 
 
 class FaceTracker:
