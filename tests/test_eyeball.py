@@ -197,3 +197,42 @@ def test_a_membrane_with_a_domain_does_not_lean_on_what_lies_outside_it():
     out = membrane_fill(img, unknown, domain)
     assert out[unknown].min() > 219.0
     assert membrane_fill(img, unknown)[unknown].mean() < 150.0         # without one, the dark pulls it down
+
+
+def test_lids_opened_wider_than_the_photo_s_uncover_white_not_a_stretched_iris(astronaut_face):
+    """Eyes opened wider than the photo's, at the photo's own gaze: the painted eye takes over from
+    the warp, which stretched the iris (and the lashes above it) up with the lid. Down the iris's
+    middle column the dark run of the iris is no longer than the iris is wide; with the warp alone it
+    is 1.1 times longer (a tall, cat-like iris)."""
+    from ugoku.api import source_reference
+    from ugoku.motion.controls import Controls, Rig
+    from ugoku.motion.eyes import lid_opening
+
+    pts = astronaut_face.landmarks.astype(np.float64)
+    ref = source_reference(astronaut_face)
+    target = Retargeter(astronaut_face.landmarks, ref, RetargetOptions(gaze="keep"))(
+        Rig(ref).motion(Controls(eye_r=1.0, eye_l=1.0)))
+    tp = target.points
+    assert (lid_opening(tp) > 1.3 * lid_opening(pts)).all()
+    ren = Renderer(astronaut_face.landmarks, 512, astronaut_face.crop, I2)
+    lum = lambda img: img.astype(np.float32).mean(2)                 # noqa: E731
+
+    def dark_run(enabled, name):
+        frame = ren.render(target).copy()
+        out = Eyeballs(astronaut_face.crop, astronaut_face.landmarks, I2, EyeballOptions(enabled=enabled))(
+            frame, tp, ren.dense, ren.region)
+        iris = L.EYES[name][2]
+        c = tp[iris[0], :2]
+        r = np.linalg.norm(tp[list(iris[1:]), :2] - c, axis=1).mean()
+        yy, xx = np.mgrid[:out.shape[0], :out.shape[1]]
+        pc = pts[iris[0], :2]
+        dark = np.median(lum(astronaut_face.crop)[np.hypot(xx - pc[0], yy - pc[1]) < 0.6 * r]) + 40
+        col = lum(out)[int(c[1] - 2.5 * r):int(c[1] + 2.5 * r), int(round(c[0])) - 1:int(round(c[0])) + 2].mean(1)
+        best = run = 0
+        for d in col < dark:
+            run = run + 1 if d else 0
+            best = max(best, run)
+        return best / (2 * r)
+
+    for name in L.EYES:
+        assert dark_run(True, name) <= 1.0 < dark_run(False, name), name

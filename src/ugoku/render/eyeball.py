@@ -26,9 +26,11 @@ where the target's iris points put it, by the affine that takes the photo's five
 the target's (head turn and scale included), the lid's margin is laid over them (sampled as the
 white is, so it moves with the lid), and all are clipped to the target's eye opening with
 a soft edge. The painted eye fades in over the first FULL_SHIFT eye widths of gaze shift from the
-photo's own, so at the photo's gaze the eye is the warp's, pixel for pixel. An eye the photo shows
-too shut to see its iris (its centre not inside the opening), or with almost no white, keeps the
-warp's disc.
+photo's own, and as the lids open up to FULL_WIDEN wider than the photo's (the warp stretched the
+iris and the lashes up with the lid), so at the photo's gaze and opening the eye is the warp's,
+pixel for pixel. The lid's margin keeps its depth under the lid however wide the eye opens. An eye
+the photo shows too shut to see its iris (its centre not inside the opening), or with almost no
+white, keeps the warp's disc.
 
 Convention: images RGB uint8; points (478, 3) in source-crop pixels; `M_crop2canvas` (2, 3).
 """
@@ -41,7 +43,7 @@ import cv2
 import numpy as np
 
 from ugoku.face import landmarks as L
-from ugoku.motion.eyes import gaze
+from ugoku.motion.eyes import gaze, lid_opening
 from ugoku.render.compose import lab_image, membrane_fill, skin_grain, unit_grain
 from ugoku.render.warp import rasterize_map
 
@@ -54,6 +56,7 @@ LID_SHADE = 0.12    # eye widths from the lid line over which the white behind t
 EDGE = 0.012        # eye widths: the blur of the painted eye's edge
 LID_MARGIN = 0.5    # iris radii below the upper lid's outline over which the photo's dark lid margin lies on the eye
 FULL_SHIFT = 0.05   # eye widths of gaze shift from the photo's at which the painted eye fully replaces the warp's
+FULL_WIDEN = 0.15   # share by which the lids open wider than the photo's at which it does so too
 
 
 @dataclass(frozen=True)
@@ -315,6 +318,7 @@ class Eyeballs:
             grain = skin_grain(canvas, self.source)
             self.eyes = [eye_model(canvas, self.source, name, grain) for name in L.EYES]
         self.source_gaze = gaze(self.source)
+        self.source_opening = lid_opening(self.source)
 
     def __call__(self, frame: np.ndarray, target_points: np.ndarray, dense: np.ndarray | None,
                  region: tuple[int, int, int, int]) -> np.ndarray:
@@ -325,10 +329,11 @@ class Eyeballs:
         rx0, ry0, rx1, ry1 = region
         tp = np.asarray(target_points, np.float64)[:, :2] @ self.M[:, :2].T + self.M[:, 2]
         shift = np.linalg.norm(gaze(tp) - self.source_gaze, axis=1)
+        wider = (lid_opening(tp) - self.source_opening) / np.maximum(self.source_opening, 1e-6)
         for k, (eye, (name, (_, _, iris, _))) in enumerate(zip(self.eyes, L.EYES.items())):
             if eye is None:
                 continue
-            t = min(1.0, float(shift[k]) / FULL_SHIFT)
+            t = min(1.0, max(float(shift[k]) / FULL_SHIFT, float(wider[k]) / FULL_WIDEN))
             weight = t * t * (3 - 2 * t)
             if weight <= 0.0:
                 continue
@@ -353,8 +358,9 @@ class Eyeballs:
             m = rasterize_map(tp - [x0, y0], self.source - [eye.x0, eye.y0], L.hole_fill_triangles()[name], base)
             sclera = roi.copy()
             cv2.remap(eye.bare, m, None, cv2.INTER_LINEAR, dst=sclera, borderMode=cv2.BORDER_TRANSPARENT)
-            lid = cv2.remap(eye.margin, m, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-            la = cv2.remap(eye.margin_alpha, m, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)[..., None]
+            mm = self._margin_map(m, tp, name, (x0, y0), (eye.x0, eye.y0))
+            lid = cv2.remap(eye.margin, mm, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+            la = cv2.remap(eye.margin_alpha, mm, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)[..., None]
             # The iris texture's pixel (u, v) is the canvas point source_centre + (u - R, v - R).
             A = iris_affine(eye.source_iris, tp[list(iris)])
             R = (eye.iris.shape[0] - 1) / 2
@@ -368,3 +374,23 @@ class Eyeballs:
             c = weight * cover[..., None]
             roi[:] = np.clip(roi.astype(np.float32) * (1 - c) + ball * c + 0.5, 0, 255).astype(np.uint8)
         return frame
+
+    def _margin_map(self, m: np.ndarray, tp: np.ndarray, name: str, roi_origin: tuple[int, int],
+                    patch_origin: tuple[int, int]) -> np.ndarray:
+        """Where each roi pixel takes the lid's margin from on the bare patch: across the eye as the
+        strip map `m` does, and down by its depth under the target's upper lid, scaled by the eye's
+        size only. Through the strip map a lid opened wider than the photo's stretched the margin,
+        lashes and all, down over the white as horizontal streaks."""
+        upper = list(L.EYES[name][0])
+        up_t = tp[upper] - roi_origin
+        up_s = self.source[upper] - patch_origin
+        scale = np.linalg.norm(up_s[-1] - up_s[0]) / max(float(np.linalg.norm(up_t[-1] - up_t[0])), 1e-6)
+        ot, os_ = np.argsort(up_t[:, 0]), np.argsort(up_s[:, 0])
+        h, w = m.shape[:2]
+        lid_t = np.interp(np.arange(w, dtype=np.float64), up_t[ot, 0], up_t[ot, 1])[None, :]
+        lid_s = np.interp(m[..., 0].astype(np.float64), up_s[os_, 0], up_s[os_, 1])
+        depth = np.arange(h, dtype=np.float64)[:, None] - lid_t
+        out = m.copy()
+        out[..., 1] = (lid_s + scale * depth).astype(np.float32)
+        return out
+
