@@ -41,7 +41,7 @@ from ugoku.motion.mouth import MouthSample, loop_opening, mouth_palette
 
 
 MAX_ROI = 2048      # canvas pixels: a mouth region larger than this is not painted (bounded work)
-LASH_WIDTH = 0.05       # eye widths: a shut eye's lash line (plus a pixel for its soft edge)
+LASH_WIDTH = 0.05   # eye widths: a shut eye's lash line (plus a pixel for its soft edge)
 
 
 @dataclass(frozen=True)
@@ -469,10 +469,10 @@ def closed_eye_patch(canvas: np.ndarray, upper: np.ndarray, lower: np.ndarray) -
     grain, as fine as the photo's, is added in the output). Wherever something darker than the
     brighter half of the skin around it lies at its edge (a brow close above the eye, a crease,
     hair), the membrane takes that skin's colour there: at 0.3 and with the edge as it was, the
-    astronaut's brows turned her shut lids grey. It is solved on a copy at most 80 px an eye wide: under 0.1 s an eye, once
-    per photo, whatever its size. Taking the skin from one place instead (mirrored from just above
-    the lashes, as before) carried what lay there into the lid: a shadowed socket's dark outline of
-    the open eye (the Mona Lisa, s12) or a strand of hair (s0)."""
+    astronaut's brows turned her shut lids grey. It is solved on a copy at most 80 px an eye wide:
+    under 0.1 s an eye, once per photo, whatever its size. Taking the skin from one place instead
+    (mirrored from just above the lashes, as before) carried what lay there into the lid: a shadowed
+    socket's dark outline of the open eye (the Mona Lisa, s12) or a strand of hair (s0)."""
     h, w = canvas.shape[:2]
     width = float(np.linalg.norm(upper[0] - upper[-1]))
     if width < 6:
@@ -505,16 +505,13 @@ def closed_eye_patch(canvas: np.ndarray, upper: np.ndarray, lower: np.ndarray) -
         tone = np.median(patch[bright], axis=0)
         given = np.where((lum < tone.mean())[..., None], tone, patch).astype(np.float32)
     f = min(1.0, 80.0 / width)                    # the fill is smooth: solve it at most 80 px an eye wide
-
-    def solve(image):
-        if f >= 1.0:
-            return membrane_fill(image, zone)
+    if f < 1.0:
         size = (max(2, round(patch.shape[1] * f)), max(2, round(patch.shape[0] * f)))
-        small = membrane_fill(cv2.resize(image, size, interpolation=cv2.INTER_AREA),
+        small = membrane_fill(cv2.resize(given, size, interpolation=cv2.INTER_AREA),
                               cv2.resize(zone.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0)
-        return cv2.resize(small, patch.shape[1::-1], interpolation=cv2.INTER_LINEAR)
-
-    fill = solve(given)
+        fill = cv2.resize(small, patch.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+    else:
+        fill = membrane_fill(given, zone)
     skin = np.where(zone[..., None], fill, patch)   # outside the fill, the photo as it is (not `given`)
     # Grain as strong as the fine texture of the skin around, added in the output (`EyelidFill`):
     # added here, it was squeezed with the lid into vertical streaks.
@@ -547,7 +544,7 @@ def draw_lash_line(roi: np.ndarray, lid: np.ndarray, width: float, colour: np.nd
     ex = (b - a) / max(float(np.linalg.norm(b - a)), 1e-6)
     ey = np.array([-ex[1], ex[0]])
     u, v = (lid - a) @ ex, (lid - a) @ ey
-    curve_u = np.linspace(u.min(), u.max(), 33)
+    curve_u = np.linspace(u.min(), u.max(), 32)
     curve = a + curve_u[:, None] * ex + np.polyval(np.polyfit(u, v, 3), curve_u)[:, None] * ey
     half = 0.5 * max(1.0, LASH_WIDTH * width) + 0.5
     pad = int(np.ceil(half)) + 2
