@@ -639,7 +639,7 @@ def test_a_shut_lid_s_grain_is_as_fine_across_as_down(astronaut_face):
 def test_a_shut_eye_s_lash_line_follows_its_curve_below_a_pixel(width):
     """The lash line is drawn by each pixel's distance from the lid's curve, so its centre, column
     by column (the darkness-weighted mean row), lies on the curve within a fifth of a pixel. Drawn
-    as a thick polyline of whole pixels it went in steps, up to 0.3-0.5 px off the curve."""
+    as a thick polyline of whole pixels it went in steps, up to 0.35 px off the curve."""
     from ugoku.render.compose import draw_lash_line
 
     roi = np.full((60, 120, 3), 200, np.uint8)
