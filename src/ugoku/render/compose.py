@@ -116,6 +116,17 @@ def _soft_noise(shape: tuple[int, int], seed: int = 7) -> np.ndarray:
     return cv2.GaussianBlur(np.random.default_rng(seed).standard_normal(shape).astype(np.float32), (0, 0), 0.7)
 
 
+def tiled(noise: np.ndarray, shape: tuple[int, int], anchor: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """(H, W) of a noise tile repeated as far as needed (a mouth in a large pasted-back photo spans
+    more than one), its origin at `anchor` (x, y) of the region."""
+    h, w = shape
+    if not np.any(anchor) and h <= noise.shape[0] and w <= noise.shape[1]:
+        return noise[:h, :w]
+    ys = (np.arange(shape[0]) - anchor[1]) % noise.shape[0]
+    xs = (np.arange(shape[1]) - anchor[0]) % noise.shape[1]
+    return noise[np.ix_(ys, xs)]
+
+
 def face_skin(shape: tuple[int, int], points: np.ndarray) -> np.ndarray:
     """(H, W) bool: the face oval of `points` (pixels of an image of `shape`) less the lips."""
     lips = np.zeros(shape, np.uint8)
@@ -225,12 +236,6 @@ class MouthInterior:
         frame[y0:y1, x0:x1] = np.clip(roi * (1 - alpha) + interior * alpha + 0.5, 0, 255).astype(np.uint8)
         return frame
 
-    def _grain_field(self, hh: int, ww: int) -> np.ndarray:
-        """The fixed noise, tiled to (hh, ww) (a mouth in a large pasted-back photo spans more than one tile)."""
-        n = self._noise
-        reps = (-(-hh // n.shape[0]), -(-ww // n.shape[1]))
-        return (np.tile(n, reps) if reps != (1, 1) else n)[:hh, :ww]
-
     def _driver_weight(self, sample: MouthSample | None, t_open: float) -> float:
         """How much of the interior comes from the driver: none until its own mouth is open, and less
         where the target's opening (`t_open`) has another shape than the driver's (`_shape_match`)."""
@@ -257,7 +262,7 @@ class MouthInterior:
         mx, my = _mouth_point(sample.loop.astype(np.float64), s, np.clip(t, 0.0, 1.0))
         img = cv2.remap(sample.patch, mx.astype(np.float32), my.astype(np.float32), cv2.INTER_LINEAR,
                         borderMode=cv2.BORDER_REPLICATE)
-        lab = cv2.cvtColor(img.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+        lab = lab_image(img)
         d_lip, d_skin = _lab(sample.lip), _lab(sample.skin)
         lightness = float(np.clip(self.lab_skin[0] / max(d_skin[0], 1.0), 0.5, 2.0))
         lab[..., 0] = np.clip(lab[..., 0] * lightness, 0, 100)
@@ -275,7 +280,7 @@ class MouthInterior:
             w = np.clip(np.linalg.norm(ab, axis=2, keepdims=True) / c_d, 0.0, 1.0)
             lab[..., 1:] = ab * k + (self.lab_lip[1:] - d_lip[1:] * k) * w
         out = cv2.cvtColor(lab, cv2.COLOR_Lab2RGB) * 255.0
-        return out + (self._grain_field(hh, ww) * np.sqrt(max(self.grain ** 2 - own ** 2, 0.0)))[..., None]
+        return out + (tiled(self._noise, (hh, ww)) * np.sqrt(max(self.grain ** 2 - own ** 2, 0.0)))[..., None]
 
     def _interior(self, local: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         """The cavity, the upper teeth and the tongue inside the inner-lip loop (ROI coordinates)."""
@@ -317,7 +322,7 @@ class MouthInterior:
         # The tongue shows low in a wide-open mouth, blended in softly.
         tw = np.clip((t - 0.6) / 0.25, 0, 1) * np.clip((gap - 6) / 6, 0, 1) * (1 - u ** 2) * ~lower_teeth
         img = img * (1 - tw[..., None]) + self.tongue[None, None, :] * tw[..., None]
-        noise = self._grain_field(hh, ww) * self.grain
+        noise = tiled(self._noise, (hh, ww)) * self.grain
         return img + noise[..., None]
 
 
@@ -626,14 +631,9 @@ class EyelidFill:
             # The grain in the output's own pixels, fixed to the eye's corner so that it moves with it.
             filled = cv2.remap(patch.filled, m, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
             anchor = np.floor(pts[0]).astype(int) - [x0, y0]
-            alt += (filled * self._grain(roi.shape[:2], anchor))[..., None] * patch.grain
+            alt += (filled * tiled(self._noise, roi.shape[:2], anchor))[..., None] * patch.grain
             roi[:] = np.clip(roi.astype(np.float32) * (1 - a) + alt * a + 0.5, 0, 255).astype(np.uint8)
             draw_lash_line(roi, pts[:len(upper)] - [x0, y0], width, patch.lash, a)
         return frame
 
-    def _grain(self, shape: tuple[int, int], anchor: np.ndarray) -> np.ndarray:
-        """(H, W) of the fixed noise, shifted so that its origin lies at `anchor` (x, y) of the region."""
-        n = self._noise
-        ys = (np.arange(shape[0]) - anchor[1]) % n.shape[0]
-        xs = (np.arange(shape[1]) - anchor[0]) % n.shape[1]
-        return n[np.ix_(ys, xs)]
+
