@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from ugoku.face import landmarks as L
-from ugoku.face.tracker import LookAhead, OneEuroFilter, SmoothOptions
+from ugoku.face.tracker import OneEuroFilter, Smoother, SmoothOptions
 from ugoku.motion.controls import eye_close_offsets, jaw_offsets
 from ugoku.motion.pose import HeadFrame, MotionExtractor, eye_openness, procrustes
 from ugoku.motion.retarget import Retargeter, RetargetOptions, keep_lids_apart, lid_gap, scale_rotation
@@ -167,11 +167,11 @@ def test_one_euro_reduces_jitter():
 
 
 def _filtered(seq, options, scale):
-    """seq filtered as DrivingMotion does: the One-Euro filter, then options.lookahead frames of look-ahead."""
-    f, ahead, out = OneEuroFilter(options, scale=scale), LookAhead(options.lookahead), []
+    """seq smoothed as DrivingMotion does (`Smoother`: the One-Euro filter, then the look-ahead)."""
+    smoother, out = Smoother(options, scale=scale), []
     for p in seq:
-        out += [q.astype(np.float64) for q, _ in ahead.push(f(p, 1 / 30), f.lag)]
-    return out + [q.astype(np.float64) for q, _ in ahead.flush()]
+        out += [q.astype(np.float64) for q, _ in smoother.push(p, 1 / 30)]
+    return out + [q.astype(np.float64) for q, _ in smoother.flush()]
 
 
 def test_the_look_ahead_opens_a_fast_syllable_on_time(astronaut_face):

@@ -31,7 +31,7 @@ from ugoku.eval import face68
 from ugoku.eval.measure import tracker_signals
 from ugoku.eval.metrics import pearson
 from ugoku.face import landmarks as L
-from ugoku.face.tracker import FaceTracker, LookAhead, OneEuroFilter, SmoothOptions
+from ugoku.face.tracker import FaceTracker, Smoother, SmoothOptions
 from ugoku.io.video import VideoSource
 from ugoku.motion.pose import HeadFrame, procrustes
 
@@ -66,17 +66,16 @@ def track(video: str, n: int) -> tuple[np.ndarray, float, dict[str, np.ndarray]]
 def smooth(pts: np.ndarray, dt: float, options: SmoothOptions) -> np.ndarray:
     ok = np.isfinite(pts).all(axis=(1, 2))
     out = np.full_like(pts, np.nan)
-    f = None
-    ahead = LookAhead(options.lookahead if options.enabled else 0)
+    smoother = None
     for i in np.flatnonzero(ok):
-        if f is None:
-            f = OneEuroFilter(options, scale=HeadFrame.of(pts[i]).scale)
-        if i > 0 and not ok[i - 1]:
-            for p, k in ahead.flush():
+        if smoother is None:
+            smoother = Smoother(options, scale=HeadFrame.of(pts[i]).scale)
+        if i > 0 and not ok[i - 1]:          # a frame without a face ends the look-ahead, as in animate
+            for p, k in smoother.flush():
                 out[k] = p
-        for p, k in ahead.push(f(pts[i], dt), f.lag, i):
+        for p, k in smoother.push(pts[i], dt, i):
             out[k] = p
-    for p, k in ahead.flush():
+    for p, k in (smoother.flush() if smoother else []):
         out[k] = p
     return out
 

@@ -23,7 +23,7 @@ import numpy as np
 from ugoku.errors import InputError
 from ugoku.face.landmarks import RIGID as L_RIGID
 from ugoku.face.source import CropOptions, SourceFace, find_source_face
-from ugoku.face.tracker import FaceTracker, LookAhead, OneEuroFilter, SmoothOptions
+from ugoku.face.tracker import FaceTracker, Smoother, SmoothOptions
 from ugoku.io.image import ImageLimits, check_output_path, read_image, write_image
 from ugoku.io.video import EncodeOptions, VideoLimits, VideoSink, VideoSource
 from ugoku.motion.controls import CHANNELS, REST, Controls, Rig, angles_from_rotation
@@ -223,7 +223,7 @@ class DrivingMotion:
     tracked=False. `reference` (normalised landmarks) is set at the first tracked frame. Each tracked
     motion carries the driver's open mouth (`mouth_sample`) for the compose stage's memory, coloured
     by the driver's lip and skin tones as read at the first tracked frame. With `smooth.lookahead`,
-    each motion is given once that many later frames have been tracked (`LookAhead`).
+    each motion is given once that many later frames have been tracked (`Smoother`).
     """
 
     def __init__(self, frames: Iterable[np.ndarray], fps: float, smooth: SmoothOptions = SmoothOptions(),
@@ -244,8 +244,7 @@ class DrivingMotion:
     def __iter__(self) -> Iterator[MotionFrame | None]:
         clock = self.clock
         last: MotionFrame | None = None
-        filt: OneEuroFilter | None = None
-        ahead = LookAhead(self.smooth.lookahead if self.smooth.enabled else 0)
+        smoother: Smoother | None = None
         palette = None
 
         def motions(ready):
@@ -261,7 +260,7 @@ class DrivingMotion:
                     rgb = next(it, None)
                 if rgb is None:
                     with clock("motion"):
-                        rest = list(motions(ahead.flush()))
+                        rest = list(motions(smoother.flush() if smoother else []))
                     yield from rest
                     return
                 self.count += 1
@@ -274,16 +273,15 @@ class DrivingMotion:
                     if pts is None:
                         # A frame without a face ends the look-ahead: what is pending is shown first.
                         self.lost += 1
-                        ready = list(motions(ahead.flush()))
+                        ready = list(motions(smoother.flush() if smoother else []))
                         ready.append(replace(last, tracked=False) if last is not None else None)
                     else:
                         self.tracked += 1
-                        if filt is None:
-                            filt = OneEuroFilter(self.smooth, scale=HeadFrame.of(pts).scale)
+                        if smoother is None:
+                            smoother = Smoother(self.smooth, scale=HeadFrame.of(pts).scale)
                         if palette is None:      # the driver's lip and skin tones, read once
                             palette = mouth_palette(rgb, pts)
-                        shown = filt(pts, self.dt)
-                        ready = list(motions(ahead.push(shown, filt.lag, sample_mouth(rgb, pts, palette))))
+                        ready = list(motions(smoother.push(pts, self.dt, sample_mouth(rgb, pts, palette))))
                 yield from ready
 
 

@@ -189,6 +189,23 @@ class LookAhead:
         return out.astype(points.dtype), item
 
 
+class Smoother:
+    """The tracker's smoothing as `ugoku animate` applies it: the One-Euro filter, then `LookAhead`
+    (options.lookahead frames; none when smoothing is off). push(points, dt, item) and flush() are
+    LookAhead's: the (points, item) pairs that are ready, oldest first."""
+
+    def __init__(self, options: SmoothOptions = SmoothOptions(), scale: float = 1.0):
+        self.filter = OneEuroFilter(options, scale)
+        self.ahead = LookAhead(options.lookahead if options.enabled else 0)
+
+    def push(self, points: np.ndarray, dt: float, item=None) -> list[tuple[np.ndarray, object]]:
+        shown = self.filter(points, dt)
+        return self.ahead.push(shown, self.filter.lag, item)
+
+    def flush(self) -> list[tuple[np.ndarray, object]]:
+        return self.ahead.flush()
+
+
 class FaceTracker:
     """MediaPipe face mesh in video mode. Use as a context manager; call with each frame in order.
 
