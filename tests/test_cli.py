@@ -48,6 +48,22 @@ def test_image_too_large(capsys, out_dir, tmp_path, synth_driver):
     assert "huge.png" in err and "17000x8" in err and "downscale" in err
 
 
+def test_image_so_large_that_pillow_will_not_open_it(capsys, out_dir, tmp_path, synth_driver):
+    """A PNG whose header declares 20000x20000 (400 megapixels): Pillow refuses to open it at all (a
+    decompression bomb), which came out as a traceback."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    big = tmp_path / "bomb.png"
+    big.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0))
+                    + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+    err = _run(capsys, ["animate", "-s", str(big), "-d", str(synth_driver), "-o", str(out_dir / "o.mp4")], out_dir)
+    assert "bomb.png" in err and "larger than ugoku handles" in err and "downscale" in err
+
+
 def test_source_without_a_face(capsys, out_dir, tmp_path, synth_driver):
     from ugoku.io.image import write_image
 

@@ -49,6 +49,9 @@ def read_image(path: str | os.PathLike, limits: ImageLimits = ImageLimits()) -> 
             rgb = np.asarray(im.convert("RGB"), dtype=np.uint8)
     except InputError:
         raise
+    except Image.DecompressionBombError:          # so large that Pillow refuses even to open it
+        raise InputError(f"{p}: image is larger than ugoku handles ({limits.max_side} px a side, "
+                         f"{limits.max_pixels // 1_000_000} megapixels); downscale it first.") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise InputError(f"{p}: not a readable image ({type(exc).__name__}); "
                          "use a JPEG, PNG, WebP, BMP or TIFF photo.") from None
